@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what ksbridge's build, demo and tests need on a fresh Debian machine,
+# skipping whatever is already there. Idempotent; safe to run on every CI run.
+#   - Debian packages: a JDK 17 (javac + jdk.attach), Maven, Prometheus/promtool,
+#     graphviz, and the C toolchain bits librdkafka's build needs.
+#   - The lab's Kafka artifacts (both versions) from Maven Central into ~/.m2,
+#     built into tests/java/lab/target/kafka-<line>/ (classes/ + lib/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+have_cmd javac || need_pkgs+=(openjdk-17-jdk-headless)
+have_cmd mvn || need_pkgs+=(maven)
+have_cmd promtool || need_pkgs+=(prometheus)
+have_cmd dot || need_pkgs+=(graphviz)
+have_cmd make || need_pkgs+=(build-essential)
+have_cmd pkg-config || need_pkgs+=(pkg-config)
+have_cmd curl || need_pkgs+=(curl)
+have_pkg libssl-dev || need_pkgs+=(libssl-dev)
+have_pkg zlib1g-dev || need_pkgs+=(zlib1g-dev)
+
+if ((${#need_pkgs[@]})); then
+  echo "setup: installing Debian packages: ${need_pkgs[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# The Debian prometheus package starts a system service; the tests run their own.
+if have_cmd systemctl && systemctl is-active --quiet prometheus 2>/dev/null; then
+  systemctl stop prometheus 2>/dev/null || true
+fi
+
+have_cmd cargo || { echo "setup: cargo not found; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+
+scripts/kafka-lab build all

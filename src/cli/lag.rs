@@ -1,0 +1,10 @@
+//! `ksbridge lag`.
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`ksbridge lag` is not implemented yet")
+}

@@ -1,0 +1,72 @@
+//! Command-line front end: one file per subcommand, each thin. Input: parsed
+//! flags; output: text or JSON on stdout and a process exit code.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod get;
+pub mod jvms;
+pub mod lag;
+pub mod mbeans;
+pub mod serve;
+
+/// Generic failure (bad flags, I/O, anything not listed below).
+pub const EXIT_FAILURE: u8 = 1;
+/// The target (pid, bean, group) does not exist.
+pub const EXIT_NOT_FOUND: u8 = 3;
+/// The target exists but ksbridge cannot attach or connect to it.
+pub const EXIT_CANNOT_ATTACH: u8 = 4;
+/// Connected, but reading failed (JVM died mid-read, timeout, remote error).
+pub const EXIT_READ_FAILED: u8 = 5;
+/// `--check` found something that is not OK.
+pub const EXIT_CHECK_FAILED: u8 = 6;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ksbridge",
+    version,
+    about = "Watch running Kafka Streams apps from outside: JMX MBeans, consumer lag, Prometheus metrics"
+)]
+pub struct Cli {
+    /// Log filter (tracing-subscriber syntax), e.g. `info` or `ksbridge=debug`.
+    #[arg(long = "log.level", global = true, env = "KSBRIDGE_LOG")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List local JVMs, whether ksbridge can attach, and their Kafka Streams apps.
+    Jvms(jvms::Args),
+    /// Print the MBeans of a JVM (the JConsole MBeans tab as text or JSON).
+    Mbeans(mbeans::Args),
+    /// Print one bean's attributes.
+    Get(get::Args),
+    /// Serve Kafka Streams metrics and consumer lag to Prometheus.
+    Serve(serve::Args),
+    /// Consumer-group lag like `kafka-consumer-groups --describe`, plus seconds, status and trend.
+    Lag(lag::Args),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Jvms(a) => jvms::run(a),
+        Command::Mbeans(a) => mbeans::run(a),
+        Command::Get(a) => get::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Lag(a) => lag::run(a),
+    }
+}
+
+/// Logs go to stderr so stdout stays clean for tables and JSON.
+pub fn init_tracing(filter: Option<&str>) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.unwrap_or("warn"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

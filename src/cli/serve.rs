@@ -1,0 +1,10 @@
+//! `ksbridge serve`.
+
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`ksbridge serve` is not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! Validated, immutable configuration built from flags and an optional TOML file.

@@ -1,0 +1,1 @@
+//! Which JVMs to read: the local attach list, JMX URLs, and following an app across restarts.

@@ -1,0 +1,1 @@
+//! Pure JMX data: ObjectName parsing and quoting, typed values, immutable snapshots.

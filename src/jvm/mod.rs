@@ -1,0 +1,1 @@
+//! The embedded JVM: the only home of `jni::` and `unsafe`.

@@ -1,0 +1,1 @@
+//! HTTP server: /metrics, /healthz and the index page, as a function returning the router.

@@ -1,0 +1,2 @@
+package ksbridge.lab;
+final class Placeholder {}
