@@ -1,1 +1,5 @@
 //! Prometheus exposition built from the models (never imports `jvm` or `rdkafka`); self-metrics.
+
+pub mod family;
+
+pub use family::{Family, Kind, Sample};

@@ -1,0 +1,51 @@
+//! The pure metric model every source produces and every encoder reads:
+//! `Vec<Family>` in, exposition text out (see `exposition::encode`).
+//!
+//! Names are final Prometheus names chosen in Rust (base units already in the
+//! name; a counter's name carries no `_total`, the encoder appends it).
+
+/// How a family is typed in the exposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Monotonic; encoded as `<name>_total`.
+    Counter,
+    Gauge,
+    /// One sample per possible state, value 1 for the current state and 0
+    /// for the others, the state in a label of the sample (e.g. `state`).
+    /// OpenMetrics `stateset`; a gauge in the classic text format.
+    StateSet,
+    /// Constant 1 with the information in labels; encoded as `<name>_info`.
+    Info,
+}
+
+/// One labelled value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Label pairs in output order. Values are plain strings (decoded, unescaped).
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// A metric family: one name, one type, one help text, many samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    pub name: String,
+    pub help: String,
+    pub kind: Kind,
+    pub samples: Vec<Sample>,
+}
+
+impl Family {
+    pub fn new(name: impl Into<String>, kind: Kind, help: impl Into<String>) -> Self {
+        Family {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, labels: Vec<(String, String)>, value: f64) {
+        self.samples.push(Sample { labels, value });
+    }
+}
