@@ -47,14 +47,19 @@ pub fn clients(snapshot: &Snapshot) -> Vec<Client> {
         let Some(client_id) = b.name.get("client-id") else {
             continue;
         };
-        if out.iter().any(|c| c.client_id == client_id) {
-            continue;
-        }
-        let application_id = b
+        let declared = b
             .text("application-id")
             .or_else(|| b.name.get("application-id"))
-            .map(str::to_string)
-            .unwrap_or_else(|| application_from_client_id(client_id));
+            .map(str::to_string);
+        // 4.0+ splits a client over beans with and without `process-id`:
+        // the one that declares the application id wins.
+        if let Some(c) = out.iter_mut().find(|c| c.client_id == client_id) {
+            if let Some(a) = declared {
+                c.application_id = a;
+            }
+            continue;
+        }
+        let application_id = declared.unwrap_or_else(|| application_from_client_id(client_id));
         out.push(Client {
             client_id: client_id.to_string(),
             application_id,
