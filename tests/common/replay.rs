@@ -503,12 +503,12 @@ impl Drop for ReplayJvm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeClasspath {
     /// The replay's own copies of Kafka's enums (FUTURE_STATE included).
-    ReplayEnums,
-    /// No Kafka classes at all: enum values cannot be deserialized.
-    NoEnums,
+    Replay,
+    /// The Probe alone, no Kafka classes: enum values cannot be deserialized.
+    Bare,
     /// Stub enums with Kafka's names and constants but without FUTURE_STATE
     /// (what ksbridge's own shim carries).
-    StubEnums,
+    Stub,
 }
 
 /// How the Probe reaches the JVM.
@@ -552,9 +552,9 @@ impl ProbeRun {
 pub fn probe(target: &ProbeTarget, classpath: ProbeClasspath, args: &[&str]) -> ProbeRun {
     let classes = classes();
     let cp = match classpath {
-        ProbeClasspath::ReplayEnums => std::env::join_paths([&classes.probe, &classes.main]),
-        ProbeClasspath::NoEnums => std::env::join_paths([&classes.probe]),
-        ProbeClasspath::StubEnums => std::env::join_paths([&classes.probe, &classes.stub]),
+        ProbeClasspath::Replay => std::env::join_paths([&classes.probe, &classes.main]),
+        ProbeClasspath::Bare => std::env::join_paths([&classes.probe]),
+        ProbeClasspath::Stub => std::env::join_paths([&classes.probe, &classes.stub]),
     }
     .expect("classpath");
     let mut cmd = Command::new(java_bin());

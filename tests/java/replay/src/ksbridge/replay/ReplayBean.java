@@ -231,6 +231,7 @@ public final class ReplayBean implements DynamicMBean {
         }
         long block = a.blockMillis;
         if (block > 0) {
+            System.err.println("replay: blocking read of " + attrName + " on " + name + " for " + block + " ms");
             try {
                 Thread.sleep(block);
             } catch (InterruptedException e) {

@@ -32,8 +32,9 @@ import javax.management.remote.JMXServiceURL;
  *
  * <pre>
  * java -cp probe-classes[:enum-classes] ksbridge.replay.probe.Probe
- *      (--pid N | --url URL [--user U --password P]) [--pattern 'kafka.streams:*'] [--name OBJECTNAME]... [--single]
+ *      (--pid N | --url URL [--user U --password P]) [--pattern P]... [--name OBJECTNAME]... [--single]
  * </pre>
+ * Default pattern: kafka.streams:*. "declared" lists MBeanInfo's attributes in order.
  * Exit code 0 when connected (read failures are reported in the JSON), 2 when
  * the connection failed ({"connect_error": [...]}), 1 on bad usage.
  */
@@ -46,7 +47,7 @@ public final class Probe {
         String url = null;
         String user = null;
         String password = null;
-        String pattern = "kafka.streams:*";
+        List<String> patterns = new ArrayList<>();
         List<String> names = new ArrayList<>();
         boolean single = false;
         for (int k = 0; k < args.length; k++) {
@@ -55,7 +56,7 @@ public final class Probe {
                 case "--url": url = args[++k]; break;
                 case "--user": user = args[++k]; break;
                 case "--password": password = args[++k]; break;
-                case "--pattern": pattern = args[++k]; break;
+                case "--pattern": patterns.add(args[++k]); break;
                 case "--name": names.add(args[++k]); break;
                 case "--single": single = true; break;
                 default:
@@ -98,16 +99,17 @@ public final class Probe {
         try {
             MBeanServerConnection conn = connector.getMBeanServerConnection();
             TreeMap<String, ObjectName> sorted = new TreeMap<>();
-            if (names.isEmpty()) {
-                for (ObjectName n : conn.queryNames(new ObjectName(pattern), null)) {
+            if (names.isEmpty() && patterns.isEmpty()) {
+                patterns.add("kafka.streams:*");
+            }
+            for (String p : patterns) {
+                for (ObjectName n : conn.queryNames(new ObjectName(p), null)) {
                     sorted.put(n.toString(), n);
                 }
-            } else {
-                for (String n : names) {
-                    ObjectName on = new ObjectName(n);
-                    for (ObjectName found : conn.queryNames(on, null)) {
-                        sorted.put(found.toString(), found);
-                    }
+            }
+            for (String n : names) {
+                for (ObjectName found : conn.queryNames(new ObjectName(n), null)) {
+                    sorted.put(found.toString(), found);
                 }
             }
             long r0 = System.nanoTime();
@@ -140,17 +142,19 @@ public final class Probe {
         try {
             MBeanInfo info = conn.getMBeanInfo(n);
             out.append(",\"class\":").append(quote(info.getClassName()));
-            out.append(",\"declared\":{");
+            out.append(",\"declared\":[");
             boolean first = true;
             for (MBeanAttributeInfo a : info.getAttributes()) {
                 if (!first) {
                     out.append(',');
                 }
                 first = false;
-                out.append(quote(a.getName())).append(':').append(quote(a.getType()));
+                out.append("{\"name\":").append(quote(a.getName())).append(",\"type\":").append(quote(a.getType()))
+                    .append(",\"readable\":").append(a.isReadable()).append(",\"writable\":").append(a.isWritable())
+                    .append('}');
                 attrNames.add(a.getName());
             }
-            out.append('}');
+            out.append(']');
         } catch (Throwable e) {
             out.append(",\"info_error\":").append(chain(e)).append('}');
             return;
