@@ -6,7 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::replay::{
-    default_capture, probe, quoted, ProbeClasspath, ProbeRun, ProbeTarget, ReplayJvm, ReplayOptions,
+    default_capture, free_port, probe, probe_with, quoted, ProbeClasspath, ProbeRun, ProbeTarget,
+    ReplayJvm, ReplayOptions,
 };
 use serde_json::{json, Value};
 
@@ -249,6 +250,20 @@ fn commands_change_values_and_inject_faults() {
     let ms = run.bean(THREAD)["bulk_ms"].as_u64().expect("bulk_ms");
     assert!(ms >= 1500, "blocked bulk read took only {ms} ms");
     assert_eq!(bulk_names(run.bean(THREAD)).len(), 10);
+    // A reader-side RMI response timeout turns the blocked read into a failure.
+    let run = probe_with(
+        &target,
+        ProbeClasspath::Replay,
+        &["-Dsun.rmi.transport.tcp.responseTimeout=500"],
+        &["--name", THREAD],
+    );
+    let err = chain(&run.bean(THREAD)["bulk_error"]);
+    assert!(
+        err.starts_with("java.rmi.UnmarshalException")
+            && err.contains("java.net.SocketTimeoutException: Read timed out"),
+        "{err}"
+    );
+    eprintln!("blocked read with responseTimeout=500: {err}");
     jvm.command(&format!("clear {} commit-total", quoted(THREAD)));
     let run = probe(&target, ProbeClasspath::Replay, &["--name", THREAD]);
     let ms = run.bean(THREAD)["bulk_ms"].as_u64().expect("bulk_ms");
@@ -498,4 +513,30 @@ fn lifecycle_exit_eof_kill() {
     assert!(run.elapsed < Duration::from_secs(25), "{:?}", run.elapsed);
     let pid = jvm.pid();
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // Attaching to the pid of a JVM that is gone.
+    let gone = probe(&ProbeTarget::Pid(pid), ProbeClasspath::Bare, &[]);
+    assert_eq!(gone.code, Some(2));
+    let err = chain(&gone.json["connect_error"]);
+    // "Connection refused" when a killed JVM's attach socket file were left behind.
+    assert!(
+        err == "java.io.IOException: No such process"
+            || err == "java.io.IOException: Connection refused",
+        "{err}"
+    );
+}
+
+#[test]
+fn remote_jmx_nothing_listening() {
+    let url = format!(
+        "service:jmx:rmi:///jndi/rmi://127.0.0.1:{}/jmxrmi",
+        free_port()
+    );
+    let run = probe(&ProbeTarget::Url(url, None), ProbeClasspath::Bare, &[]);
+    assert_eq!(run.code, Some(2));
+    let err = chain(&run.json["connect_error"]);
+    assert!(
+        err.starts_with("java.io.IOException: Failed to retrieve RMIServer stub")
+            && err.ends_with("java.net.ConnectException: Connection refused"),
+        "{err}"
+    );
 }

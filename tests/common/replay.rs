@@ -466,6 +466,8 @@ impl ReplayJvm {
         }
         let _ = self.child.kill();
         self.exit_status = self.child.wait().ok();
+        // A killed JVM that had been attached leaves its attach socket behind.
+        let _ = fs::remove_file(format!("/tmp/.java_pid{}", self.pid));
     }
 
     /// Closes the JVM's stdin (it must exit at once).
@@ -550,6 +552,17 @@ impl ProbeRun {
 /// Runs the reference Probe (`ksbridge.replay.probe.Probe`) as a child `java`
 /// process with `args` (e.g. `--pattern`, `--name`, `--single`) and parses its JSON.
 pub fn probe(target: &ProbeTarget, classpath: ProbeClasspath, args: &[&str]) -> ProbeRun {
+    probe_with(target, classpath, &[], args)
+}
+
+/// [`probe`] with extra JVM arguments for the Probe's JVM (e.g.
+/// `-Dsun.rmi.transport.tcp.responseTimeout=1000`).
+pub fn probe_with(
+    target: &ProbeTarget,
+    classpath: ProbeClasspath,
+    jvm_args: &[&str],
+    args: &[&str],
+) -> ProbeRun {
     let classes = classes();
     let cp = match classpath {
         ProbeClasspath::Replay => std::env::join_paths([&classes.probe, &classes.main]),
@@ -558,14 +571,11 @@ pub fn probe(target: &ProbeTarget, classpath: ProbeClasspath, args: &[&str]) -> 
     }
     .expect("classpath");
     let mut cmd = Command::new(java_bin());
-    cmd.args([
-        "-Xmx256m",
-        "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
-        "-cp",
-    ])
-    .arg(cp)
-    .arg("ksbridge.replay.probe.Probe");
+    cmd.args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+        .args(jvm_args)
+        .arg("-cp")
+        .arg(cp)
+        .arg("ksbridge.replay.probe.Probe");
     match target {
         ProbeTarget::Pid(pid) => {
             cmd.arg("--pid").arg(pid.to_string());
