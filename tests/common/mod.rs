@@ -1,2 +1,3 @@
 //! Shared helpers for the integration tests (each test binary does `mod common;`).
+pub mod lab;
 pub mod replay;
