@@ -261,6 +261,9 @@ impl Target {
     }
 }
 
+/// A snapshot being served and its age.
+type Served = (Arc<Snapshot>, Duration);
+
 /// Extra families from other sources (consumer-group lag), built on each scrape.
 pub type ExtraFamilies = Arc<dyn Fn() -> Vec<Family> + Send + Sync>;
 
@@ -361,7 +364,7 @@ impl Scraper {
         }
         let errors = self.errors.lock().map(|e| e.clone()).unwrap_or_default();
         let stale_after = self.settings.stale_after;
-        let served: Vec<(String, Option<(Arc<Snapshot>, Duration)>)> = targets
+        let served: Vec<(String, Option<Served>)> = targets
             .iter()
             .map(|t| (t.name.clone(), t.served(stale_after)))
             .collect();

@@ -16,6 +16,13 @@ use crate::streams::GROUPS;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub settings: Box<Settings>,
+}
+
+/// The flags of `ksbridge serve` (boxed: they are many).
+#[derive(Debug, clap::Args)]
+pub struct Settings {
     /// TOML file with the same settings (kebab-case keys: listen-address,
     /// telemetry-path, targets, target-match, scrape-timeout, rates, [groups], ...); flags win.
     #[arg(long = "config.file", value_name = "PATH")]
@@ -132,7 +139,7 @@ impl FromArgMatches for GroupFlags {
     }
 }
 
-impl Args {
+impl Settings {
     fn raw(self) -> anyhow::Result<RawConfig> {
         let base = match &self.config_file {
             Some(p) => RawConfig::from_file(p)?,
@@ -157,7 +164,7 @@ impl Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = Config::from_raw(args.raw()?)?;
+    let config = Config::from_raw(args.settings.raw()?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

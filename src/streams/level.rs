@@ -33,11 +33,15 @@ impl Level {
                 _ => None,
             };
         }
-        match v.as_f64()? {
-            x if x == 0.0 => Some(Level::Info),
-            x if x == 1.0 => Some(Level::Debug),
-            x if x == 2.0 => Some(Level::Trace),
-            _ => None,
+        let x = v.as_f64()?;
+        if x == 0.0 {
+            Some(Level::Info)
+        } else if x == 1.0 {
+            Some(Level::Debug)
+        } else if x == 2.0 {
+            Some(Level::Trace)
+        } else {
+            None
         }
     }
 }

@@ -186,9 +186,12 @@ pub fn task_labels(labels: &mut Vec<(String, String)>, task_id: &str) {
 
 /// Families being built, keyed by name; samples of equal names merge, a
 /// repeated label set is dropped (the first wins), a kind conflict is dropped.
+/// A family and the label sets it already holds.
+type Entry = (Family, HashSet<Vec<(String, String)>>);
+
 #[derive(Debug, Default)]
 pub struct Families {
-    map: BTreeMap<String, (Family, HashSet<Vec<(String, String)>>)>,
+    map: BTreeMap<String, Entry>,
 }
 
 impl Families {
