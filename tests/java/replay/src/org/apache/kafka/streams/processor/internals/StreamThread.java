@@ -1,0 +1,18 @@
+package org.apache.kafka.streams.processor.internals;
+
+/** Replay copy of Kafka's class name, holding only the State enum that JMX exposes. */
+public class StreamThread {
+    private StreamThread() {
+    }
+
+    /** Constants as in Kafka. */
+    public enum State {
+        CREATED,
+        STARTING,
+        PARTITIONS_REVOKED,
+        PARTITIONS_ASSIGNED,
+        RUNNING,
+        PENDING_SHUTDOWN,
+        DEAD
+    }
+}
