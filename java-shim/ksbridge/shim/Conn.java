@@ -60,6 +60,8 @@ final class Conn implements NotificationListener {
         this.reader = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "ksbridge-read " + target);
             t.setDaemon(true);
+            // RMI resolves classes (the stand-in enums) through this loader.
+            t.setContextClassLoader(Conn.class.getClassLoader());
             return t;
         });
         connector.addConnectionNotificationListener((n, hb) -> {

@@ -29,6 +29,7 @@ public final class Shim {
     private static final ExecutorService CONNECTOR = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ksbridge-connect");
         t.setDaemon(true);
+        t.setContextClassLoader(Shim.class.getClassLoader());
         return t;
     });
 
@@ -80,6 +81,10 @@ public final class Shim {
         if (ph.isEmpty() || !ph.get().isAlive()) {
             throw new ShimException("NO_SUCH_PROCESS", "no process with pid " + pid);
         }
+        if (!mayBeJvm(pid)) {
+            // Attaching signals the process (SIGQUIT), which kills most non-Java programs.
+            throw new ShimException("NOT_A_JVM", "pid " + pid + ": not a Java process (no libjvm mapped)");
+        }
         String target = "pid " + pid;
         return connect(target, timeoutMs, () -> {
             com.sun.tools.attach.VirtualMachine vm;
@@ -127,6 +132,27 @@ public final class Shim {
                 throw new ShimException("CONNECT", target + " (" + address + "): " + ShimException.describe(e));
             }
         });
+    }
+
+    /**
+     * Whether pid can be a HotSpot JVM: listed by the attach provider, or
+     * libjvm mapped into it. When /proc cannot tell (another user's process),
+     * the attach attempt decides.
+     */
+    static boolean mayBeJvm(long pid) {
+        for (com.sun.tools.attach.VirtualMachineDescriptor d : com.sun.tools.attach.VirtualMachine.list()) {
+            if (d.id().equals(Long.toString(pid))) return true;
+        }
+        java.nio.file.Path maps = java.nio.file.Paths.get("/proc", Long.toString(pid), "maps");
+        try (java.io.BufferedReader r = java.nio.file.Files.newBufferedReader(maps)) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                if (line.contains("/libjvm.")) return true;
+            }
+            return false;
+        } catch (IOException | SecurityException e) {
+            return true;
+        }
     }
 
     /** A remote JVM by service URL; user may be null (no credentials). */
