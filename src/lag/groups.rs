@@ -66,7 +66,7 @@ pub fn describe_groups(
                 .map(|m| MemberDescription {
                     member_id: m.id().to_string(),
                     client_id: m.client_id().to_string(),
-                    host: m.client_host().trim_start_matches('/').to_string(),
+                    host: m.client_host().to_string(),
                     assignment: if g.protocol_type() == "consumer" {
                         m.assignment()
                             .and_then(parse_assignment)

@@ -186,15 +186,16 @@ impl OffsetClient {
         if tps.is_empty() {
             return Ok(out);
         }
-        let rounds: [(&BaseConsumer, i64, u8); 3] = [
-            (&self.uncommitted, -2, 0),
-            (&self.uncommitted, -1, 1),
-            (&self.committed, -1, 2),
+        // "Timestamps" -2 and -1 ask for the earliest and latest offsets.
+        let rounds: [(&BaseConsumer, Offset, u8); 3] = [
+            (&self.uncommitted, Offset::Beginning, 0),
+            (&self.uncommitted, Offset::End, 1),
+            (&self.committed, Offset::End, 2),
         ];
         for (c, ts, slot) in rounds {
             let mut tpl = TopicPartitionList::with_capacity(tps.len());
             for (t, p) in tps {
-                tpl.add_partition_offset(t, *p, Offset::Offset(ts))
+                tpl.add_partition_offset(t, *p, ts)
                     .map_err(|e| LagError::ListOffsets { source: e })?;
             }
             let tpl = c
