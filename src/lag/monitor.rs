@@ -156,6 +156,9 @@ pub struct Collector {
     timestamps: HashMap<(Isolation, Tp), (i64, i64)>,
 }
 
+/// The partitions of a group being assembled in a cycle, or why not.
+type GroupWork = Result<BTreeMap<Tp, Work>, String>;
+
 /// A partition of a group being assembled in a cycle.
 struct Work {
     offsets: PartitionOffsets,
@@ -230,8 +233,7 @@ impl Collector {
             .collect();
         let committed = self.client.committed_many(&asks);
         // 3. The partitions of each group: committed or assigned.
-        let mut work: BTreeMap<String, (Result<BTreeMap<Tp, Work>, String>, GroupDescription)> =
-            BTreeMap::new();
+        let mut work: BTreeMap<String, (GroupWork, GroupDescription)> = BTreeMap::new();
         let mut wanted: BTreeSet<Tp> = BTreeSet::new();
         for (g, res) in committed {
             let Some(desc) = described.remove(&g) else {
@@ -317,7 +319,7 @@ impl Collector {
                 let need_count = range.is_some_and(|(from, to)| {
                     self.probes
                         .get(&key)
-                        .is_none_or(|p| p.from != from || p.to != to)
+                        .map_or(true, |p| p.from != from || p.to != to)
                 });
                 let lag = model::partition_lag(&w.offsets, iso, None);
                 let from = w
@@ -331,7 +333,7 @@ impl Collector {
                         .get(tp)
                         .and_then(|h| h.appended_at(from))
                         .is_none()
-                    && self.timestamps.get(&key).is_none_or(|(o, _)| *o != from);
+                    && self.timestamps.get(&key).map_or(true, |(o, _)| *o != from);
                 if !(need_count || need_ts) {
                     continue;
                 }

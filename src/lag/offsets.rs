@@ -27,6 +27,9 @@ use super::LagError;
 /// Topic and partition.
 pub type Tp = (String, i32);
 
+/// Committed offsets of one group (absent: no commit on that partition).
+pub type Committed = Result<HashMap<Tp, i64>, LagError>;
+
 /// Log offsets of one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogOffsets {
@@ -154,12 +157,9 @@ impl OffsetClient {
     }
 
     /// Committed offsets of many groups, fetched in parallel.
-    pub fn committed_many(
-        &self,
-        groups: &[(String, Vec<Tp>)],
-    ) -> Vec<(String, Result<HashMap<Tp, i64>, LagError>)> {
+    pub fn committed_many(&self, groups: &[(String, Vec<Tp>)]) -> Vec<(String, Committed)> {
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, String, Result<HashMap<Tp, i64>, LagError>)>> =
+        let results: Mutex<Vec<(usize, String, Committed)>> =
             Mutex::new(Vec::with_capacity(groups.len()));
         let workers = self.parallelism.min(groups.len()).max(1);
         std::thread::scope(|s| {
