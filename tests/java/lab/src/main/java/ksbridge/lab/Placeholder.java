@@ -1,2 +1,0 @@
-package ksbridge.lab;
-final class Placeholder {}
