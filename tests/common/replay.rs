@@ -68,6 +68,7 @@ pub struct ReplayJvm {
     replies: Receiver<String>,
     pid: u32,
     beans: usize,
+    skipped: usize,
     jmx_url: Option<String>,
     startup: Duration,
     exit_status: Option<ExitStatus>,
@@ -343,34 +344,40 @@ impl ReplayJvm {
             stdin,
             replies,
             beans: 0,
+            skipped: 0,
             jmx_url: None,
             startup: Duration::ZERO,
             exit_status: None,
             dir,
         };
-        let ready = match jvm.replies.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => line,
-            Err(e) => {
-                jvm.kill();
-                return Err(format!(
-                    "no READY line ({e:?}); stderr:\n{}",
-                    jvm.stderr_log()
-                ));
+        // Lines the JVM itself may print on stdout (e.g. -Xlog output) are skipped.
+        let deadline = started + READY_TIMEOUT;
+        let ready = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match jvm.replies.recv_timeout(left) {
+                Ok(line) if line.starts_with("READY ") => break line,
+                Ok(line) if line.starts_with("FAILED") => {
+                    jvm.kill();
+                    return Err(format!("{line}; stderr:\n{}", jvm.stderr_log()));
+                }
+                Ok(line) => eprintln!("replay JVM stdout: {line}"),
+                Err(e) => {
+                    jvm.kill();
+                    return Err(format!(
+                        "no READY line ({e:?}); stderr:\n{}",
+                        jvm.stderr_log()
+                    ));
+                }
             }
         };
         jvm.startup = started.elapsed();
-        if !ready.starts_with("READY ") {
-            jvm.kill();
-            return Err(format!(
-                "expected READY, got {ready:?}; stderr:\n{}",
-                jvm.stderr_log()
-            ));
-        }
         for field in ready.split_whitespace().skip(1) {
             if let Some(v) = field.strip_prefix("pid=") {
                 jvm.pid = v.parse().expect("pid in READY");
             } else if let Some(v) = field.strip_prefix("beans=") {
                 jvm.beans = v.parse().expect("beans in READY");
+            } else if let Some(v) = field.strip_prefix("skipped=") {
+                jvm.skipped = v.parse().expect("skipped in READY");
             } else if let Some(v) = field.strip_prefix("jmx=") {
                 jvm.jmx_url = Some(v.to_string());
             }
@@ -391,6 +398,11 @@ impl ReplayJvm {
     /// Number of replay beans registered at start (from the READY line).
     pub fn beans_at_start(&self) -> usize {
         self.beans
+    }
+
+    /// Capture beans not registered because the JVM already has them (`java.lang:*`...).
+    pub fn skipped_at_start(&self) -> usize {
+        self.skipped
     }
 
     /// Time from spawning `java` to the READY line.
@@ -416,16 +428,29 @@ impl ReplayJvm {
         {
             return Err(format!("writing to the replay JVM failed: {e}"));
         }
-        match self.replies.recv_timeout(COMMAND_TIMEOUT) {
-            Ok(reply) => Ok(reply),
-            Err(RecvTimeoutError::Timeout) => Err(format!(
-                "no reply to {line:?} within {COMMAND_TIMEOUT:?}; stderr:\n{}",
-                self.stderr_log()
-            )),
-            Err(RecvTimeoutError::Disconnected) => Err(format!(
-                "the replay JVM exited before answering {line:?}; stderr:\n{}",
-                self.stderr_log()
-            )),
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(left) {
+                Ok(reply)
+                    if reply == "ok" || reply.starts_with("ok ") || reply.starts_with("err") =>
+                {
+                    return Ok(reply)
+                }
+                Ok(other) => eprintln!("replay JVM stdout: {other}"),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "no reply to {line:?} within {COMMAND_TIMEOUT:?}; stderr:\n{}",
+                        self.stderr_log()
+                    ))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "the replay JVM exited before answering {line:?}; stderr:\n{}",
+                        self.stderr_log()
+                    ))
+                }
+            }
         }
     }
 
@@ -466,6 +491,8 @@ impl ReplayJvm {
         }
         let _ = self.child.kill();
         self.exit_status = self.child.wait().ok();
+        // A killed JVM that had been attached leaves its attach socket behind.
+        let _ = fs::remove_file(format!("/tmp/.java_pid{}", self.pid));
     }
 
     /// Closes the JVM's stdin (it must exit at once).
@@ -550,6 +577,17 @@ impl ProbeRun {
 /// Runs the reference Probe (`ksbridge.replay.probe.Probe`) as a child `java`
 /// process with `args` (e.g. `--pattern`, `--name`, `--single`) and parses its JSON.
 pub fn probe(target: &ProbeTarget, classpath: ProbeClasspath, args: &[&str]) -> ProbeRun {
+    probe_with(target, classpath, &[], args)
+}
+
+/// [`probe`] with extra JVM arguments for the Probe's JVM (e.g.
+/// `-Dsun.rmi.transport.tcp.responseTimeout=1000`).
+pub fn probe_with(
+    target: &ProbeTarget,
+    classpath: ProbeClasspath,
+    jvm_args: &[&str],
+    args: &[&str],
+) -> ProbeRun {
     let classes = classes();
     let cp = match classpath {
         ProbeClasspath::Replay => std::env::join_paths([&classes.probe, &classes.main]),
@@ -558,14 +596,11 @@ pub fn probe(target: &ProbeTarget, classpath: ProbeClasspath, args: &[&str]) -> 
     }
     .expect("classpath");
     let mut cmd = Command::new(java_bin());
-    cmd.args([
-        "-Xmx256m",
-        "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
-        "-cp",
-    ])
-    .arg(cp)
-    .arg("ksbridge.replay.probe.Probe");
+    cmd.args(["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"])
+        .args(jvm_args)
+        .arg("-cp")
+        .arg(cp)
+        .arg("ksbridge.replay.probe.Probe");
     match target {
         ProbeTarget::Pid(pid) => {
             cmd.arg("--pid").arg(pid.to_string());
