@@ -9,6 +9,15 @@ fn main() -> ExitCode {
     ksbridge::cli::init_tracing(cli.log_level.as_deref());
     match ksbridge::cli::run(cli) {
         Ok(code) => code,
+        // A closed stdout (`ksbridge mbeans .. | head`) is not an error.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("ksbridge: {e:#}");
             ExitCode::from(ksbridge::cli::EXIT_FAILURE)

@@ -79,6 +79,25 @@ fn assert_matches_fixture(run: &ProbeRun) {
         let attrs = want["attributes"].as_object().expect("attributes");
         let declared = got["declared"].as_array().expect("declared");
         assert_eq!(declared.len(), attrs.len(), "attribute count of {name}");
+        // MBeanInfo keeps the capture's order (checked on the client bean: serde_json sorts keys).
+        if name == CLIENT {
+            let order: Vec<&str> = declared
+                .iter()
+                .map(|d| d["name"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(
+                order,
+                [
+                    "version",
+                    "commit-id",
+                    "application-id",
+                    "topology-description",
+                    "state",
+                    "alive-stream-threads",
+                    "failed-stream-threads"
+                ]
+            );
+        }
         for d in declared {
             assert_eq!(d["type"], "double", "declared type of {name} {d}");
             assert_eq!(d["readable"], true);
@@ -539,4 +558,86 @@ fn remote_jmx_nothing_listening() {
             && err.ends_with("java.net.ConnectException: Connection refused"),
         "{err}"
     );
+}
+
+#[test]
+fn capture_with_platform_beans_and_other_value_classes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let capture = dir.path().join("capture.json");
+    let odd = "kafka.producer:type=producer-metrics,client-id=p-1";
+    // Written as text: attribute order matters (serde_json's Map would sort the keys).
+    let doc = r#"{"format": "ksbridge-capture/1", "captured_at_ms": 1764000000000,
+  "source": {"note": "platform bean and every other value class"},
+  "beans": [
+    {"name": "java.lang:type=Memory", "class": "sun.management.MemoryImpl",
+     "attributes": {"HeapMemoryUsage.used": {"declared": "javax.management.openmbean.CompositeData", "type": "java.lang.Long", "value": 1}}},
+    {"name": "kafka.producer:type=producer-metrics,client-id=p-1", "class": "org.apache.kafka.common.metrics.JmxReporter$KafkaMbean",
+     "attributes": {
+        "f": {"declared": "double", "type": "java.lang.Float", "value": 1.5},
+        "s": {"declared": "double", "type": "java.lang.Short", "value": -3},
+        "b": {"declared": "double", "type": "java.lang.Byte", "value": 7},
+        "dec": {"declared": "double", "type": "java.math.BigDecimal", "value": "0.1000000000000000055511151231257827"},
+        "yes": {"declared": "boolean", "type": "java.lang.Boolean", "value": true},
+        "arr": {"declared": "[J", "type": "[J", "value": "long[3]"},
+        "on": {"declared": "double", "type": "javax.management.ObjectName", "value": "a:b=c"},
+        "inf": {"declared": "double", "type": "java.lang.Double", "value": "-Infinity"}
+     }}
+  ]
+}"#;
+    std::fs::write(&capture, doc).expect("write capture");
+    let jvm = ReplayJvm::start(ReplayOptions {
+        capture: Some(capture),
+        ..ReplayOptions::default()
+    });
+    assert_eq!(jvm.beans_at_start(), 1);
+    assert_eq!(jvm.skipped_at_start(), 1);
+    let run = probe(
+        &ProbeTarget::Pid(jvm.pid()),
+        ProbeClasspath::Bare,
+        &["--name", odd],
+    );
+    let bean = run.bean(odd);
+    let declared: Vec<(&str, &str)> = bean["declared"]
+        .as_array()
+        .expect("declared")
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap_or(""),
+                d["type"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        declared,
+        vec![
+            ("f", "double"),
+            ("s", "double"),
+            ("b", "double"),
+            ("dec", "double"),
+            ("yes", "boolean"),
+            ("arr", "[J"),
+            ("on", "double"),
+            ("inf", "double")
+        ]
+    );
+    let bulk = &bean["bulk"];
+    assert_eq!(bulk["f"], json!({"type": "java.lang.Float", "value": 1.5}));
+    assert_eq!(bulk["s"], json!({"type": "java.lang.Short", "value": -3}));
+    assert_eq!(bulk["b"], json!({"type": "java.lang.Byte", "value": 7}));
+    assert_eq!(
+        bulk["dec"],
+        json!({"type": "java.math.BigDecimal", "value": "0.1000000000000000055511151231257827"})
+    );
+    assert_eq!(
+        bulk["yes"],
+        json!({"type": "java.lang.Boolean", "value": true})
+    );
+    assert_eq!(bulk["arr"], json!({"type": "[J", "value": "long[3]"}));
+    // A class the replay cannot rebuild comes back as its string.
+    assert_eq!(
+        bulk["on"],
+        json!({"type": "java.lang.String", "value": "a:b=c"})
+    );
+    assert_eq!(bulk["inf"]["value"], "-Infinity");
 }

@@ -10,6 +10,7 @@ pub mod jvms;
 pub mod lag;
 pub mod mbeans;
 pub mod serve;
+pub mod target;
 
 /// Generic failure (bad flags, I/O, anything not listed below).
 pub const EXIT_FAILURE: u8 = 1;

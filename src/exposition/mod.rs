@@ -4,6 +4,7 @@
 
 pub mod encode;
 pub mod family;
+pub mod lag;
 pub mod selfmetrics;
 
 pub use encode::{encode, Format};

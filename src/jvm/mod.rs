@@ -3,9 +3,15 @@
 //! snapshots and typed [`JvmError`]s. All JNI runs on a dedicated worker
 //! thread behind the `Send + Clone` [`Jvm`] handle that async code awaits.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::jmx::wire::ReadResult;
+use jni::objects::{JClass, JObject, JValue, JValueOwned};
+use jni::JNIEnv;
+
+use crate::jmx::wire::{self, ReadResult};
+
+mod runtime;
 
 /// What to connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -36,6 +42,8 @@ impl std::fmt::Debug for Credentials {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalJvm {
     pub pid: u32,
+    /// Owner of the process ("" when unknown).
+    pub user: String,
     /// Main class or jar and its arguments, as the attach API reports it.
     pub display_name: String,
 }
@@ -84,6 +92,397 @@ pub enum JvmError {
     WorkerGone,
 }
 
-/// Placeholder so dependants compile while the JNI worker is written.
-#[doc(hidden)]
-pub fn _api_shape(_: ReadResult) {}
+/// How a read walks the target (the slow modes exist as benchmark baselines).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadMode {
+    /// One `getAttribute` per attribute instead of one bulk `getAttributes` per bean.
+    pub per_attribute: bool,
+    /// `queryNames` and `getMBeanInfo` on every read instead of following notifications.
+    pub requery: bool,
+}
+
+/// Handle to the process-wide embedded JVM. Cheap to clone; every method runs
+/// its JNI work on a worker thread and only awaits the answer.
+#[derive(Clone)]
+pub struct Jvm {
+    rt: &'static runtime::Runtime,
+}
+
+static RUNTIME: OnceLock<Result<runtime::Runtime, JvmError>> = OnceLock::new();
+
+/// Extra time the Rust side waits past a Java-side deadline before it gives up
+/// on the worker (the Java side normally answers at its deadline).
+const GRACE: Duration = Duration::from_secs(2);
+
+impl Jvm {
+    /// The embedded JVM, started on first use (blocking, about 100-300 ms).
+    pub fn get() -> Result<Jvm, JvmError> {
+        match RUNTIME.get_or_init(runtime::start) {
+            Ok(rt) => Ok(Jvm { rt }),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// The JDK the embedded JVM was loaded from.
+    pub fn java_home(&self) -> &std::path::Path {
+        &self.rt.java_home
+    }
+
+    fn require_attach(&self) -> Result<(), JvmError> {
+        if self.rt.has_attach {
+            Ok(())
+        } else {
+            Err(JvmError::NoAttachModule {
+                java_home: self.rt.java_home.display().to_string(),
+            })
+        }
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        limit: Duration,
+        what: &'static str,
+        target: String,
+        f: impl FnOnce(&mut JNIEnv, &JClass) -> Result<T, JvmError> + Send + 'static,
+    ) -> Result<T, JvmError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: runtime::Job = Box::new(move |env, class| {
+            let _ = tx.send(f(env, class));
+        });
+        self.rt.jobs.send(job).map_err(|_| JvmError::WorkerGone)?;
+        match tokio::time::timeout(limit + GRACE, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(JvmError::WorkerGone),
+            Err(_) => Err(JvmError::Timeout {
+                target,
+                operation: what,
+                after: limit,
+            }),
+        }
+    }
+
+    /// Every local JVM the attach API can see (not ksbridge itself).
+    pub async fn list_local(&self) -> Result<Vec<LocalJvm>, JvmError> {
+        self.require_attach()?;
+        let text = self
+            .call(
+                Duration::from_secs(10),
+                "list",
+                "local JVMs".into(),
+                |env, class| {
+                    let v =
+                        call_static(env, class, "listLocal", "()Ljava/lang/String;", &[], "list")?;
+                    let obj = v.l().map_err(|e| jni_error("list", e))?;
+                    Ok(runtime::java_string(env, obj))
+                },
+            )
+            .await?;
+        Ok(parse_local(&text))
+    }
+
+    /// Connects to a target: attach + local management agent for a pid, the
+    /// RMI connector for a URL.
+    pub async fn connect(
+        &self,
+        target: Target,
+        timeout: Duration,
+    ) -> Result<ConnectionId, JvmError> {
+        if matches!(target, Target::Pid(_)) {
+            self.require_attach()?;
+        }
+        let ms = duration_ms(timeout);
+        let label = target_label(&target);
+        self.call(timeout, "connect", label, move |env, class| {
+            let v = match &target {
+                Target::Pid(pid) => call_static(
+                    env,
+                    class,
+                    "connectPid",
+                    "(JJ)J",
+                    &[JValue::Long(i64::from(*pid)), JValue::Long(ms)],
+                    "connect",
+                )?,
+                Target::Url { url, credentials } => {
+                    let url = new_string(env, url)?;
+                    let (user, password) = match credentials {
+                        Some(c) => (new_string(env, &c.user)?, new_string(env, &c.password)?),
+                        None => (JObject::null(), JObject::null()),
+                    };
+                    call_static(
+                        env,
+                        class,
+                        "connectUrl",
+                        "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)J",
+                        &[
+                            JValue::Object(&url),
+                            JValue::Object(&user),
+                            JValue::Object(&password),
+                            JValue::Long(ms),
+                        ],
+                        "connect",
+                    )?
+                }
+            };
+            let id = v.j().map_err(|e| jni_error("connect", e))?;
+            Ok(ConnectionId(id as u64))
+        })
+        .await
+    }
+
+    /// Reads every bean matching one of the ObjectName patterns in one JNI
+    /// crossing, with one bulk `getAttributes` per bean.
+    pub async fn read(
+        &self,
+        conn: ConnectionId,
+        patterns: Vec<String>,
+        deadline: Duration,
+    ) -> Result<ReadResult, JvmError> {
+        self.read_with(conn, patterns, deadline, ReadMode::default())
+            .await
+    }
+
+    pub async fn read_with(
+        &self,
+        conn: ConnectionId,
+        patterns: Vec<String>,
+        deadline: Duration,
+        mode: ReadMode,
+    ) -> Result<ReadResult, JvmError> {
+        let ms = duration_ms(deadline);
+        let bytes = self
+            .call(
+                deadline,
+                "read",
+                format!("connection {}", conn.0),
+                move |env, class| {
+                    let arr = env
+                        .new_object_array(
+                            patterns.len() as i32,
+                            "java/lang/String",
+                            JObject::null(),
+                        )
+                        .map_err(|e| jni_error("read", e))?;
+                    for (i, p) in patterns.iter().enumerate() {
+                        let s = new_string(env, p)?;
+                        env.set_object_array_element(&arr, i as i32, &s)
+                            .map_err(|e| jni_error("read", e))?;
+                    }
+                    let v = call_static(
+                        env,
+                        class,
+                        "read",
+                        "(J[Ljava/lang/String;JZZ)[B",
+                        &[
+                            JValue::Long(conn.0 as i64),
+                            JValue::Object(&arr),
+                            JValue::Long(ms),
+                            JValue::Bool(u8::from(mode.per_attribute)),
+                            JValue::Bool(u8::from(mode.requery)),
+                        ],
+                        "read",
+                    )?;
+                    let obj = v.l().map_err(|e| jni_error("read", e))?;
+                    let arr = jni::objects::JByteArray::from(obj);
+                    env.convert_byte_array(&arr)
+                        .map_err(|e| jni_error("read", e))
+                },
+            )
+            .await?;
+        Ok(wire::decode(&bytes)?)
+    }
+
+    /// How many times the connection listed every name (1 when notifications
+    /// kept the set current).
+    pub async fn name_queries(&self, conn: ConnectionId) -> Result<u64, JvmError> {
+        self.call(
+            Duration::from_secs(5),
+            "stats",
+            format!("connection {}", conn.0),
+            move |env, class| {
+                let v = call_static(
+                    env,
+                    class,
+                    "nameQueries",
+                    "(J)J",
+                    &[JValue::Long(conn.0 as i64)],
+                    "stats",
+                )?;
+                Ok(v.j().map_err(|e| jni_error("stats", e))? as u64)
+            },
+        )
+        .await
+    }
+
+    /// Closes a connection (the target keeps running; its management agent stays).
+    pub async fn close(&self, conn: ConnectionId) {
+        let _ = self
+            .call(
+                Duration::from_secs(5),
+                "close",
+                format!("connection {}", conn.0),
+                move |env, class| {
+                    call_static(
+                        env,
+                        class,
+                        "close",
+                        "(J)V",
+                        &[JValue::Long(conn.0 as i64)],
+                        "close",
+                    )?;
+                    Ok(())
+                },
+            )
+            .await;
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+/// A human-readable name for a target, without credentials.
+pub fn target_label(t: &Target) -> String {
+    match t {
+        Target::Pid(pid) => format!("pid {pid}"),
+        Target::Url { url, .. } => url.clone(),
+    }
+}
+
+fn parse_local(text: &str) -> Vec<LocalJvm> {
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, '\t');
+            let pid = parts.next()?.parse().ok()?;
+            let user = parts.next().unwrap_or_default().to_string();
+            let display_name = parts.next().unwrap_or_default().to_string();
+            Some(LocalJvm {
+                pid,
+                user,
+                display_name,
+            })
+        })
+        .collect()
+}
+
+fn new_string<'a>(env: &mut JNIEnv<'a>, s: &str) -> Result<JObject<'a>, JvmError> {
+    env.new_string(s)
+        .map(JObject::from)
+        .map_err(|e| jni_error("string", e))
+}
+
+fn jni_error(operation: &'static str, e: jni::errors::Error) -> JvmError {
+    JvmError::Java {
+        operation,
+        class: "jni".into(),
+        message: e.to_string(),
+    }
+}
+
+/// Calls a static shim method; a thrown exception becomes a typed error.
+fn call_static<'a>(
+    env: &mut JNIEnv<'a>,
+    class: &JClass,
+    name: &str,
+    sig: &str,
+    args: &[JValue],
+    operation: &'static str,
+) -> Result<JValueOwned<'a>, JvmError> {
+    match env.call_static_method(class, name, sig, args) {
+        Ok(v) => Ok(v),
+        Err(e) => match runtime::take_exception(env) {
+            Some((class, message)) => Err(map_exception(operation, &class, &message)),
+            None => Err(jni_error(operation, e)),
+        },
+    }
+}
+
+/// Maps a Java exception to a typed error. The shim throws `ShimException`
+/// with a `KIND|detail` message; anything else is passed on as `Java`.
+fn map_exception(operation: &'static str, class: &str, message: &str) -> JvmError {
+    if class != "ksbridge.shim.ShimException" {
+        return JvmError::Java {
+            operation,
+            class: class.to_string(),
+            message: message.to_string(),
+        };
+    }
+    let (kind, detail) = message.split_once('|').unwrap_or(("JAVA", message));
+    let detail = detail.to_string();
+    let pid_of = |d: &str| -> u32 {
+        d.split(|c: char| !c.is_ascii_digit())
+            .find(|s| !s.is_empty())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    };
+    let (target, reason) = match detail.split_once(": ") {
+        Some((t, r)) => (t.to_string(), r.to_string()),
+        None => (String::new(), detail.clone()),
+    };
+    match kind {
+        "NO_SUCH_PROCESS" => JvmError::NoSuchProcess {
+            pid: pid_of(&detail),
+        },
+        "NOT_A_JVM" => JvmError::NotAJvm {
+            pid: pid_of(&detail),
+            reason,
+        },
+        "ATTACH_REFUSED" => JvmError::AttachRefused {
+            pid: pid_of(&detail),
+            reason,
+        },
+        "NO_ATTACH" => JvmError::NoAttachModule {
+            java_home: String::new(),
+        },
+        "AUTH" => JvmError::Auth { target, reason },
+        "CONNECT" => JvmError::Connect { target, reason },
+        "TARGET_GONE" => JvmError::TargetGone { target, reason },
+        "TIMEOUT" => JvmError::Timeout {
+            target: detail,
+            operation,
+            after: Duration::ZERO,
+        },
+        "UNKNOWN_CONNECTION" => JvmError::UnknownConnection(ConnectionId(
+            detail
+                .rsplit(' ')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+        )),
+        _ => JvmError::Java {
+            operation,
+            class: class.to_string(),
+            message: detail,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_shim_exceptions() {
+        let e = map_exception(
+            "connect",
+            "ksbridge.shim.ShimException",
+            "NO_SUCH_PROCESS|no process with pid 42",
+        );
+        assert!(matches!(e, JvmError::NoSuchProcess { pid: 42 }));
+        let e = map_exception(
+            "read",
+            "ksbridge.shim.ShimException",
+            "TARGET_GONE|pid 7: connection failed",
+        );
+        assert!(matches!(e, JvmError::TargetGone { ref target, .. } if target == "pid 7"));
+        let e = map_exception("read", "java.lang.OutOfMemoryError", "heap");
+        assert!(matches!(e, JvmError::Java { .. }));
+    }
+
+    #[test]
+    fn parses_local_list() {
+        let l = parse_local("12\troot\tcom.example.Main --x\nbad\n13\t\t\n");
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[0].display_name, "com.example.Main --x");
+        assert_eq!(l[1].pid, 13);
+    }
+}

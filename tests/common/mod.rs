@@ -1,3 +1,5 @@
-//! Shared helpers for the integration tests (each test binary does `mod common;`).
+//! Shared helpers for the integration tests (`mod common;` in each test file).
+#![allow(dead_code)]
+
 pub mod lab;
 pub mod replay;

@@ -68,6 +68,7 @@ pub struct ReplayJvm {
     replies: Receiver<String>,
     pid: u32,
     beans: usize,
+    skipped: usize,
     jmx_url: Option<String>,
     startup: Duration,
     exit_status: Option<ExitStatus>,
@@ -343,34 +344,40 @@ impl ReplayJvm {
             stdin,
             replies,
             beans: 0,
+            skipped: 0,
             jmx_url: None,
             startup: Duration::ZERO,
             exit_status: None,
             dir,
         };
-        let ready = match jvm.replies.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => line,
-            Err(e) => {
-                jvm.kill();
-                return Err(format!(
-                    "no READY line ({e:?}); stderr:\n{}",
-                    jvm.stderr_log()
-                ));
+        // Lines the JVM itself may print on stdout (e.g. -Xlog output) are skipped.
+        let deadline = started + READY_TIMEOUT;
+        let ready = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match jvm.replies.recv_timeout(left) {
+                Ok(line) if line.starts_with("READY ") => break line,
+                Ok(line) if line.starts_with("FAILED") => {
+                    jvm.kill();
+                    return Err(format!("{line}; stderr:\n{}", jvm.stderr_log()));
+                }
+                Ok(line) => eprintln!("replay JVM stdout: {line}"),
+                Err(e) => {
+                    jvm.kill();
+                    return Err(format!(
+                        "no READY line ({e:?}); stderr:\n{}",
+                        jvm.stderr_log()
+                    ));
+                }
             }
         };
         jvm.startup = started.elapsed();
-        if !ready.starts_with("READY ") {
-            jvm.kill();
-            return Err(format!(
-                "expected READY, got {ready:?}; stderr:\n{}",
-                jvm.stderr_log()
-            ));
-        }
         for field in ready.split_whitespace().skip(1) {
             if let Some(v) = field.strip_prefix("pid=") {
                 jvm.pid = v.parse().expect("pid in READY");
             } else if let Some(v) = field.strip_prefix("beans=") {
                 jvm.beans = v.parse().expect("beans in READY");
+            } else if let Some(v) = field.strip_prefix("skipped=") {
+                jvm.skipped = v.parse().expect("skipped in READY");
             } else if let Some(v) = field.strip_prefix("jmx=") {
                 jvm.jmx_url = Some(v.to_string());
             }
@@ -391,6 +398,11 @@ impl ReplayJvm {
     /// Number of replay beans registered at start (from the READY line).
     pub fn beans_at_start(&self) -> usize {
         self.beans
+    }
+
+    /// Capture beans not registered because the JVM already has them (`java.lang:*`...).
+    pub fn skipped_at_start(&self) -> usize {
+        self.skipped
     }
 
     /// Time from spawning `java` to the READY line.
@@ -416,16 +428,29 @@ impl ReplayJvm {
         {
             return Err(format!("writing to the replay JVM failed: {e}"));
         }
-        match self.replies.recv_timeout(COMMAND_TIMEOUT) {
-            Ok(reply) => Ok(reply),
-            Err(RecvTimeoutError::Timeout) => Err(format!(
-                "no reply to {line:?} within {COMMAND_TIMEOUT:?}; stderr:\n{}",
-                self.stderr_log()
-            )),
-            Err(RecvTimeoutError::Disconnected) => Err(format!(
-                "the replay JVM exited before answering {line:?}; stderr:\n{}",
-                self.stderr_log()
-            )),
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.replies.recv_timeout(left) {
+                Ok(reply)
+                    if reply == "ok" || reply.starts_with("ok ") || reply.starts_with("err") =>
+                {
+                    return Ok(reply)
+                }
+                Ok(other) => eprintln!("replay JVM stdout: {other}"),
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "no reply to {line:?} within {COMMAND_TIMEOUT:?}; stderr:\n{}",
+                        self.stderr_log()
+                    ))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!(
+                        "the replay JVM exited before answering {line:?}; stderr:\n{}",
+                        self.stderr_log()
+                    ))
+                }
+            }
         }
     }
 

@@ -35,6 +35,8 @@ public final class Replay {
     private static final MBeanServer SERVER = ManagementFactory.getPlatformMBeanServer();
     private static final Map<ObjectName, ReplayBean> BEANS = new ConcurrentHashMap<>();
     private static PrintStream proto;
+    /** Capture beans not registered because the JVM already has them (platform beans). */
+    private static int skipped;
 
     /** Names of the generated processor-node attributes (Kafka's), in order; more are "metric-<k>". */
     private static final String[] BENCH_ATTRS = {
@@ -76,6 +78,9 @@ public final class Replay {
         }
         StringBuilder ready = new StringBuilder("READY pid=").append(ProcessHandle.current().pid())
             .append(" beans=").append(BEANS.size());
+        if (skipped > 0) {
+            ready.append(" skipped=").append(skipped);
+        }
         String port = System.getProperty("com.sun.management.jmxremote.port");
         if (port != null) {
             String host = System.getProperty("com.sun.management.jmxremote.host", "127.0.0.1");
@@ -318,10 +323,26 @@ public final class Replay {
         if (!(beans instanceof List)) {
             throw new IllegalArgumentException(file + ": no \"beans\" array");
         }
+        int loaded = 0;
         for (Object b : (List<Object>) beans) {
-            register(ReplayBean.fromCapture(b));
+            // Beans the JVM has itself (java.lang:*, JMImplementation:*...) stay the JVM's own.
+            Object name = b instanceof Map ? ((Map<String, Object>) b).get("name") : null;
+            if (name instanceof String && SERVER.isRegistered(new ObjectName((String) name))) {
+                System.err.println("replay: skipping " + name + ": the JVM already has it");
+                skipped++;
+                continue;
+            }
+            ReplayBean bean = ReplayBean.fromCapture(b);
+            try {
+                register(bean);
+            } catch (javax.management.JMException e) {
+                System.err.println("replay: skipping " + bean.name + ": " + e);
+                skipped++;
+                continue;
+            }
+            loaded++;
         }
-        System.err.println("replay: loaded " + ((List<Object>) beans).size() + " beans from " + file);
+        System.err.println("replay: loaded " + loaded + " beans from " + file);
     }
 
     /** Registers the benchmark shape: processor-node beans with `attrs` Double attributes each. */

@@ -171,7 +171,8 @@ public final class ReplayBean implements DynamicMBean {
         try {
             c = Class.forName(type);
         } catch (ClassNotFoundException e) {
-            throw new IllegalArgumentException("unknown value class " + type);
+            System.err.println("replay: unknown value class " + type + ", replaying its value as a String");
+            return String.valueOf(v);
         }
         if (c.isEnum()) {
             return Enum.valueOf((Class) c, text(v));
@@ -183,7 +184,8 @@ public final class ReplayBean implements DynamicMBean {
             int len = open >= 0 && t.endsWith("]") ? Integer.parseInt(t.substring(open + 1, t.length() - 1)) : 0;
             return Array.newInstance(c.getComponentType(), len);
         }
-        throw new IllegalArgumentException("unsupported value class " + type);
+        System.err.println("replay: value class " + type + " is not replayable, replaying its value as a String");
+        return String.valueOf(v);
     }
 
     Attr attr(String attrName) {

@@ -1,0 +1,286 @@
+//! Locating libjvm, creating the one embedded JVM (off the main thread, with
+//! `-Xrs`), defining the shim classes from embedded bytes, and the worker
+//! threads every JNI call runs on. Input: closures over a `JNIEnv`; output:
+//! their results, delivered over channels.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use jni::objects::{GlobalRef, JClass, JObject, JString, JThrowable};
+use jni::{InitArgsBuilder, JNIEnv, JNIVersion, JavaVM};
+
+use super::JvmError;
+
+mod classes {
+    include!(concat!(env!("OUT_DIR"), "/shim_classes.rs"));
+}
+
+/// Number of JNI worker threads: reads of different targets proceed in
+/// parallel; a slow target holds at most one worker until its deadline.
+const WORKERS: usize = 4;
+
+pub(crate) type Job = Box<dyn FnOnce(&mut JNIEnv, &JClass) + Send>;
+
+pub(crate) struct Runtime {
+    pub(crate) jobs: mpsc::Sender<Job>,
+    pub(crate) java_home: PathBuf,
+    pub(crate) has_attach: bool,
+}
+
+/// Candidate libjvm paths, in order: `$JAVA_HOME`, the `java` on `PATH`,
+/// then the usual Debian/RedHat/macOS locations.
+fn candidates() -> Vec<PathBuf> {
+    let mut homes: Vec<PathBuf> = Vec::new();
+    if let Some(h) = std::env::var_os("JAVA_HOME") {
+        homes.push(PathBuf::from(h));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let java = dir.join("java");
+            if let Ok(real) = std::fs::canonicalize(&java) {
+                if let Some(home) = real.parent().and_then(Path::parent) {
+                    homes.push(home.to_path_buf());
+                }
+            }
+        }
+    }
+    homes.push(PathBuf::from("/usr/lib/jvm/default-java"));
+    if let Ok(entries) = std::fs::read_dir("/usr/lib/jvm") {
+        let mut more: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        more.sort();
+        more.reverse(); // newest first by name
+        homes.extend(more);
+    }
+    let mut out = Vec::new();
+    for h in homes {
+        for rel in [
+            "lib/server/libjvm.so",
+            "jre/lib/amd64/server/libjvm.so",
+            "lib/server/libjvm.dylib",
+        ] {
+            let p = h.join(rel);
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn locate() -> Result<PathBuf, JvmError> {
+    let all = candidates();
+    all.iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| JvmError::NoJdk {
+            tried: all
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Starts the JVM and its workers. Called once per process (see `Jvm::get`).
+pub(crate) fn start() -> Result<Runtime, JvmError> {
+    let libjvm = locate()?;
+    let java_home = libjvm
+        .ancestors()
+        .nth(3)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    pin_library(&libjvm)?;
+
+    // Create the JVM on a spawned thread with a large stack, never on main.
+    let (tx, rx) = mpsc::channel();
+    let lib = libjvm.clone();
+    std::thread::Builder::new()
+        .name("ksbridge-jvm-init".into())
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let _ = tx.send(create(&lib));
+        })
+        .map_err(|e| JvmError::Startup(format!("spawning the JVM thread: {e}")))?;
+    let (vm, shim, has_attach) = rx
+        .recv()
+        .map_err(|_| JvmError::Startup("the JVM thread died".into()))??;
+
+    let vm = Arc::new(vm);
+    let shim = Arc::new(shim);
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    for n in 0..WORKERS {
+        let vm = Arc::clone(&vm);
+        let shim = Arc::clone(&shim);
+        let jobs_rx = Arc::clone(&jobs_rx);
+        std::thread::Builder::new()
+            .name(format!("ksbridge-jni-{n}"))
+            .stack_size(4 << 20)
+            .spawn(move || worker(&vm, &shim, &jobs_rx))
+            .map_err(|e| JvmError::Startup(format!("spawning a JNI worker: {e}")))?;
+    }
+    Ok(Runtime {
+        jobs: jobs_tx,
+        java_home,
+        has_attach,
+    })
+}
+
+/// Keeps libjvm loaded for the life of the process (the JVM can never be
+/// unloaded, and the invocation API would otherwise close its handle).
+fn pin_library(path: &Path) -> Result<(), JvmError> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| JvmError::Startup(format!("bad libjvm path {}", path.display())))?;
+    // Safety: `c` is a valid NUL-terminated path; dlopen has no other
+    // preconditions. The handle is deliberately never closed.
+    let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+    if handle.is_null() {
+        return Err(JvmError::Startup(format!(
+            "cannot load {} (is it a 64-bit JDK for this machine?)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn create(libjvm: &Path) -> Result<(JavaVM, GlobalRef, bool), JvmError> {
+    let args = InitArgsBuilder::new()
+        .version(JNIVersion::V8)
+        // Signals (Ctrl-C, SIGTERM) stay with the Rust side.
+        .option("-Xrs")
+        .option("-Xms8m")
+        .option("-Xmx128m")
+        .option("-Xss512k")
+        .option("-XX:+UseSerialGC")
+        .option("-XX:TieredStopAtLevel=1")
+        .option("-XX:CICompilerCount=1")
+        .option("-XX:MaxMetaspaceSize=64m")
+        // Not listed by the attach API itself (no hsperfdata file).
+        .option("-XX:-UsePerfData")
+        .option("-Djava.awt.headless=true")
+        // An RMI call that never answers is cut off eventually even without a deadline.
+        .option("-Dsun.rmi.transport.tcp.responseTimeout=120000")
+        .option("-Dsun.rmi.transport.connectionTimeout=10000")
+        .option("-Dsun.rmi.dgc.client.gcInterval=3600000")
+        .ignore_unrecognized(false)
+        .build()
+        .map_err(|e| JvmError::Startup(e.to_string()))?;
+    let vm = JavaVM::with_libjvm(args, || Ok(libjvm.as_os_str()))
+        .map_err(|e| JvmError::Startup(format!("{} ({})", e, libjvm.display())))?;
+    let (shim, has_attach) = {
+        let mut env = vm
+            .attach_current_thread()
+            .map_err(|e| JvmError::Startup(format!("attaching the init thread: {e}")))?;
+        let shim = define_classes(&mut env)?;
+        let has_attach = {
+            let class: &JClass = shim.as_obj().into();
+            env.call_static_method(class, "hasAttach", "()Z", &[])
+                .and_then(|v| v.z())
+                .unwrap_or(false)
+        };
+        (shim, has_attach)
+    };
+    Ok((vm, shim, has_attach))
+}
+
+/// Defines every embedded class in the system class loader (so RMI finds the
+/// stand-in enums by name), retrying until superclasses come first.
+fn define_classes(env: &mut JNIEnv) -> Result<GlobalRef, JvmError> {
+    let loader = env
+        .call_static_method(
+            "java/lang/ClassLoader",
+            "getSystemClassLoader",
+            "()Ljava/lang/ClassLoader;",
+            &[],
+        )
+        .and_then(|v| v.l())
+        .map_err(|e| JvmError::Startup(format!("no system class loader: {e}")))?;
+    let mut pending: Vec<&(&str, &[u8])> = classes::CLASSES.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut last_error = String::new();
+        pending.retain(
+            |(name, bytes)| match env.define_class(*name, &loader, bytes) {
+                Ok(c) => {
+                    let _ = env.delete_local_ref(c);
+                    false
+                }
+                Err(e) => {
+                    let detail = take_exception(env).map(|(c, m)| format!("{c}: {m}"));
+                    last_error = format!("{name}: {}", detail.unwrap_or_else(|| e.to_string()));
+                    true
+                }
+            },
+        );
+        if pending.len() == before {
+            return Err(JvmError::Startup(format!(
+                "defining the shim classes failed: {last_error}"
+            )));
+        }
+    }
+    let shim = env
+        .find_class("ksbridge/shim/Shim")
+        .map_err(|e| JvmError::Startup(format!("shim class not found: {e}")))?;
+    env.new_global_ref(shim)
+        .map_err(|e| JvmError::Startup(format!("global ref: {e}")))
+}
+
+fn worker(vm: &JavaVM, shim: &GlobalRef, jobs: &Mutex<mpsc::Receiver<Job>>) {
+    let Ok(mut env) = vm.attach_current_thread_as_daemon() else {
+        return;
+    };
+    let class: &JClass = shim.as_obj().into();
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        // Each job runs in its own local frame, so no local reference outlives it.
+        let _ = env.with_local_frame(32, |env| -> jni::errors::Result<()> {
+            job(env, class);
+            Ok(())
+        });
+        // A job must never leave an exception pending; clear defensively.
+        if env.exception_check().unwrap_or(false) {
+            let _ = env.exception_clear();
+        }
+    }
+}
+
+/// Takes the pending Java exception, if any: (class name, message).
+pub(crate) fn take_exception(env: &mut JNIEnv) -> Option<(String, String)> {
+    if !env.exception_check().unwrap_or(false) {
+        return None;
+    }
+    let ex: JThrowable = env.exception_occurred().ok()?;
+    let _ = env.exception_clear();
+    let class = env
+        .call_method(&ex, "getClass", "()Ljava/lang/Class;", &[])
+        .and_then(|v| v.l())
+        .and_then(|c| env.call_method(&c, "getName", "()Ljava/lang/String;", &[]))
+        .and_then(|v| v.l())
+        .ok()
+        .map(|s| java_string(env, s))
+        .unwrap_or_else(|| "java.lang.Throwable".into());
+    let message = env
+        .call_method(&ex, "getMessage", "()Ljava/lang/String;", &[])
+        .and_then(|v| v.l())
+        .ok()
+        .map(|s| java_string(env, s))
+        .unwrap_or_default();
+    let _ = env.exception_clear();
+    Some((class, message))
+}
+
+pub(crate) fn java_string(env: &mut JNIEnv, obj: JObject) -> String {
+    if obj.is_null() {
+        return String::new();
+    }
+    let s = JString::from(obj);
+    env.get_string(&s).map(Into::into).unwrap_or_default()
+}

@@ -1,0 +1,326 @@
+//! Offsets from the brokers with rdkafka: topic metadata, a group's committed
+//! offsets (OffsetFetch, without joining the group), log start / end / last
+//! stable offsets (ListOffsets, batched per broker), and short record peeks
+//! (first record timestamp, records left in a small range). Blocking calls:
+//! run them on a dedicated thread or `spawn_blocking`, never on async workers.
+//!
+//! Batching: ListOffsets goes out once per broker for every partition of a
+//! cycle (`offsets_for_times` with the special timestamps -2 earliest and -1
+//! latest; the read_committed client's "latest" is the last stable offset).
+//! OffsetFetch is one request per group (librdkafka binds a client to one
+//! `group.id`); groups are fetched in parallel on a few threads, and the
+//! clients of up to `cached_group_clients` groups are kept between cycles.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::model::Isolation;
+use super::LagError;
+
+/// Topic and partition.
+pub type Tp = (String, i32);
+
+/// Committed offsets of one group (absent: no commit on that partition).
+pub type Committed = Result<HashMap<Tp, i64>, LagError>;
+
+/// Log offsets of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogOffsets {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub stable: Option<i64>,
+}
+
+/// Read `[from, to)` of a partition: the first record's timestamp, and
+/// (with `count`) how many records the range holds for this isolation level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeekRequest {
+    pub tp: Tp,
+    pub from: i64,
+    pub to: i64,
+    pub count: bool,
+}
+
+/// What a peek found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeekResult {
+    /// Offset and timestamp (ms) of the first record at or after `from`.
+    pub first: Option<(i64, i64)>,
+    /// Records in `[from, to)`, when counting finished within the deadline.
+    pub records: Option<i64>,
+}
+
+/// The rdkafka clients of a lag source.
+pub struct OffsetClient {
+    base: ClientConfig,
+    timeout: Duration,
+    uncommitted: BaseConsumer,
+    committed: BaseConsumer,
+    group_clients: Mutex<HashMap<String, BaseConsumer>>,
+    cached_group_clients: usize,
+    parallelism: usize,
+}
+
+fn client(base: &ClientConfig, extra: &[(&str, &str)]) -> Result<BaseConsumer, LagError> {
+    let mut c = base.clone();
+    c.set("enable.auto.commit", "false");
+    c.set("enable.auto.offset.store", "false");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c.create().map_err(|e| LagError::Client { source: e })
+}
+
+impl OffsetClient {
+    /// `base` carries `bootstrap.servers` and any security settings.
+    pub fn new(base: ClientConfig, timeout: Duration) -> Result<Self, LagError> {
+        let uncommitted = client(&base, &[("isolation.level", "read_uncommitted")])?;
+        let committed = client(&base, &[("isolation.level", "read_committed")])?;
+        Ok(OffsetClient {
+            base,
+            timeout,
+            uncommitted,
+            committed,
+            group_clients: Mutex::new(HashMap::new()),
+            cached_group_clients: 32,
+            parallelism: 8,
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The client used for metadata and group listing.
+    pub fn admin(&self) -> &BaseConsumer {
+        &self.uncommitted
+    }
+
+    /// Partitions of every topic, internal `__` topics left out.
+    pub fn topics(&self) -> Result<BTreeMap<String, Vec<i32>>, LagError> {
+        let md = self
+            .uncommitted
+            .fetch_metadata(None, self.timeout)
+            .map_err(|e| LagError::Metadata { source: e })?;
+        Ok(md
+            .topics()
+            .iter()
+            .filter(|t| !t.name().starts_with("__") && t.error().is_none())
+            .map(|t| {
+                let mut ps: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+                ps.sort_unstable();
+                (t.name().to_string(), ps)
+            })
+            .collect())
+    }
+
+    /// Committed offsets of `group` on `tps` (absent: no commit there).
+    pub fn committed_offsets(&self, group: &str, tps: &[Tp]) -> Result<HashMap<Tp, i64>, LagError> {
+        let mut tpl = TopicPartitionList::with_capacity(tps.len());
+        for (t, p) in tps {
+            tpl.add_partition(t, *p);
+        }
+        let cached = self
+            .group_clients
+            .lock()
+            .map_err(|_| LagError::Poisoned)?
+            .remove(group);
+        let consumer = match cached {
+            Some(c) => c,
+            None => client(&self.base, &[("group.id", group)])?,
+        };
+        let res = consumer.committed_offsets(tpl, self.timeout);
+        if res.is_ok() {
+            let mut cache = self.group_clients.lock().map_err(|_| LagError::Poisoned)?;
+            if cache.len() < self.cached_group_clients {
+                cache.insert(group.to_string(), consumer);
+            }
+        }
+        let tpl = res.map_err(|e| LagError::Committed {
+            group: group.to_string(),
+            source: e,
+        })?;
+        let mut out = HashMap::new();
+        for e in tpl.elements() {
+            if let (Ok(()), Offset::Offset(o)) = (e.error(), e.offset()) {
+                out.insert((e.topic().to_string(), e.partition()), o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Committed offsets of many groups, fetched in parallel.
+    pub fn committed_many(&self, groups: &[(String, Vec<Tp>)]) -> Vec<(String, Committed)> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Mutex<Vec<(usize, String, Committed)>> =
+            Mutex::new(Vec::with_capacity(groups.len()));
+        let workers = self.parallelism.min(groups.len()).max(1);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((g, tps)) = groups.get(i) else { break };
+                    let r = self.committed_offsets(g, tps);
+                    if let Ok(mut v) = results.lock() {
+                        v.push((i, g.clone(), r));
+                    }
+                });
+            }
+        });
+        let mut v = results.into_inner().unwrap_or_default();
+        v.sort_by_key(|x| x.0);
+        v.into_iter().map(|(_, g, r)| (g, r)).collect()
+    }
+
+    /// Log start, end (high watermark) and last stable offsets of `tps`, in
+    /// three batched ListOffsets rounds.
+    pub fn log_offsets(&self, tps: &[Tp]) -> Result<HashMap<Tp, LogOffsets>, LagError> {
+        let mut out: HashMap<Tp, LogOffsets> = HashMap::with_capacity(tps.len());
+        if tps.is_empty() {
+            return Ok(out);
+        }
+        // "Timestamps" -2 and -1 ask for the earliest and latest offsets.
+        let rounds: [(&BaseConsumer, Offset, u8); 3] = [
+            (&self.uncommitted, Offset::Beginning, 0),
+            (&self.uncommitted, Offset::End, 1),
+            (&self.committed, Offset::End, 2),
+        ];
+        for (c, ts, slot) in rounds {
+            let mut tpl = TopicPartitionList::with_capacity(tps.len());
+            for (t, p) in tps {
+                tpl.add_partition_offset(t, *p, ts)
+                    .map_err(|e| LagError::ListOffsets { source: e })?;
+            }
+            let tpl = c
+                .offsets_for_times(tpl, self.timeout)
+                .map_err(|e| LagError::ListOffsets { source: e })?;
+            for e in tpl.elements() {
+                let v = match (e.error(), e.offset()) {
+                    (Ok(()), Offset::Offset(o)) => Some(o),
+                    _ => None,
+                };
+                let lo = out
+                    .entry((e.topic().to_string(), e.partition()))
+                    .or_default();
+                match slot {
+                    0 => lo.start = v,
+                    1 => lo.end = v,
+                    _ => lo.stable = v,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Read the ranges in `reqs` with `isolation`, within `budget`. Partitions
+    /// not finished in time are absent or partial (`records: None`).
+    pub fn peek(
+        &self,
+        isolation: Isolation,
+        reqs: &[PeekRequest],
+        budget: Duration,
+    ) -> Result<HashMap<Tp, PeekResult>, LagError> {
+        let mut out = HashMap::new();
+        if reqs.is_empty() {
+            return Ok(out);
+        }
+        let level = match isolation {
+            Isolation::ReadCommitted => "read_committed",
+            Isolation::ReadUncommitted => "read_uncommitted",
+        };
+        let consumer = client(
+            &self.base,
+            &[
+                ("isolation.level", level),
+                ("enable.partition.eof", "true"),
+                ("max.partition.fetch.bytes", "65536"),
+                ("fetch.wait.max.ms", "50"),
+                ("group.id", "ksbridge-lag-peek"),
+            ],
+        )?;
+        let deadline = Instant::now() + budget;
+        // PartitionEOF carries only the partition: read one topic at a time.
+        let mut by_topic: BTreeMap<&str, Vec<&PeekRequest>> = BTreeMap::new();
+        for r in reqs {
+            by_topic.entry(r.tp.0.as_str()).or_default().push(r);
+        }
+        for (topic, rs) in by_topic {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let mut tpl = TopicPartitionList::new();
+            let mut state: HashMap<i32, (&PeekRequest, PeekResult, bool)> = HashMap::new();
+            for r in rs {
+                tpl.add_partition_offset(topic, r.tp.1, Offset::Offset(r.from))
+                    .map_err(|e| LagError::Peek { source: e })?;
+                state.insert(r.tp.1, (r, PeekResult::default(), false));
+            }
+            consumer
+                .assign(&tpl)
+                .map_err(|e| LagError::Peek { source: e })?;
+            let mut pending = state.len();
+            while pending > 0 {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                let Some(ev) = consumer.poll(deadline - now) else {
+                    continue;
+                };
+                match ev {
+                    Ok(m) => {
+                        let Some((req, res, done)) = state.get_mut(&m.partition()) else {
+                            continue;
+                        };
+                        if *done || m.topic() != topic {
+                            continue;
+                        }
+                        if res.first.is_none() {
+                            res.first = Some((m.offset(), m.timestamp().to_millis().unwrap_or(-1)));
+                        }
+                        if m.offset() >= req.to || !req.count {
+                            if req.count {
+                                res.records = Some(res.records.unwrap_or(0));
+                            }
+                            *done = true;
+                            pending -= 1;
+                        } else {
+                            res.records = Some(res.records.unwrap_or(0) + 1);
+                        }
+                    }
+                    Err(KafkaError::PartitionEOF(p)) => {
+                        if let Some((req, res, done)) = state.get_mut(&p) {
+                            if !*done {
+                                if req.count {
+                                    res.records = Some(res.records.unwrap_or(0));
+                                }
+                                *done = true;
+                                pending -= 1;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(topic, error = %e, "peek fetch error");
+                    }
+                }
+            }
+            for (p, (req, mut res, done)) in state {
+                if !done && req.count {
+                    res.records = None;
+                }
+                if res.first.is_some() || res.records.is_some() {
+                    out.insert((topic.to_string(), p), res);
+                }
+            }
+        }
+        let _ = consumer.unassign();
+        Ok(out)
+    }
+}
