@@ -118,6 +118,9 @@ pub struct Target {
     flight: tokio::sync::Mutex<Option<Flight>>,
     last: Mutex<Option<Last>>,
     last_error: Mutex<Option<SourceError>>,
+    /// Application ids seen in any good snapshot (kept after the target is gone,
+    /// to recognise the app when it restarts).
+    known_apps: Mutex<Vec<String>>,
 }
 
 impl Target {
@@ -133,6 +136,7 @@ impl Target {
             flight: tokio::sync::Mutex::new(None),
             last: Mutex::new(None),
             last_error: Mutex::new(None),
+            known_apps: Mutex::new(Vec::new()),
         }
     }
 
@@ -165,6 +169,15 @@ impl Target {
             Ok(r) => {
                 if !r.problems.is_empty() {
                     tracing::debug!(target_name = %self.name, problems = r.problems.len(), "beans unreadable in this read");
+                }
+                let apps: Vec<String> = streams::client::clients(&r.snapshot)
+                    .into_iter()
+                    .map(|c| c.application_id)
+                    .collect();
+                if !apps.is_empty() {
+                    if let Ok(mut k) = self.known_apps.lock() {
+                        *k = apps;
+                    }
                 }
                 self.set_last(Some(Last {
                     snapshot: Arc::new(r.snapshot),
@@ -237,6 +250,14 @@ impl Target {
             .unwrap_or_default()
     }
 
+    /// Application ids of any good snapshot so far (also after the target is gone).
+    pub fn known_apps(&self) -> Vec<String> {
+        self.known_apps
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_default()
+    }
+
     /// True once the last refresh found the target gone.
     pub fn is_gone(&self) -> bool {
         self.last_error
@@ -255,7 +276,7 @@ impl Target {
             success: flight.map(|f| f.success),
             last_error: err.map(|e| e.to_string()),
             snapshot_age: last.as_ref().map(|l| l.at.elapsed()),
-            application_ids: self.application_ids(),
+            application_ids: self.known_apps(),
             beans: last.map(|l| l.snapshot.beans.len()).unwrap_or(0),
         }
     }
