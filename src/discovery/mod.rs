@@ -153,7 +153,7 @@ impl Discovery {
             if pid == me || watched.contains(&pid) || self.rejected.contains_key(&pid) {
                 continue;
             }
-            if procfs::age_seconds(pid).is_none_or(|a| a < MIN_AGE_SECONDS) {
+            if !procfs::age_seconds(pid).is_some_and(|a| a >= MIN_AGE_SECONDS) {
                 continue;
             }
             self.probe(pid, &gone).await;
