@@ -285,8 +285,9 @@ impl Target {
 /// A snapshot being served and its age.
 type Served = (Arc<Snapshot>, Duration);
 
-/// Extra families from other sources (consumer-group lag), built on each scrape.
-pub type ExtraFamilies = Arc<dyn Fn() -> Vec<Family> + Send + Sync>;
+/// Extra families from other sources (consumer-group lag), built on each
+/// scrape from the application ids of the served targets.
+pub type ExtraFamilies = Arc<dyn Fn(&[String]) -> Vec<Family> + Send + Sync>;
 
 /// Scrape settings.
 #[derive(Debug, Clone)]
@@ -410,8 +411,20 @@ impl Scraper {
                     out.extend(streams::build(snapshot, &ctx, &options));
                 }
             }
+            let mut apps: Vec<String> = Vec::new();
+            for (_, s) in &served {
+                if let Some((snapshot, _)) = s {
+                    apps.extend(
+                        streams::client::clients(snapshot)
+                            .into_iter()
+                            .map(|c| c.application_id),
+                    );
+                }
+            }
+            apps.sort();
+            apps.dedup();
             for e in &extras {
-                out.extend(e());
+                out.extend(e(&apps));
             }
             out.extend(selfmetrics::families(&outcomes, &errors));
             out.into_vec()

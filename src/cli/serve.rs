@@ -1,7 +1,7 @@
 //! `ksbridge serve`: flags (plus `--config.file`) -> validated `Config` ->
 //! targets, discovery and the HTTP server until SIGTERM/Ctrl-C.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,7 +11,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
 
 use crate::config::{Config, RawConfig, TargetSpec, DEFAULT_LISTEN};
 use crate::discovery;
-use crate::scrape::{FileSource, ScrapeSettings, Scraper, Target};
+use crate::lag::{self, CollectorSettings, LagMonitor, Selection};
+use crate::scrape::{ExtraFamilies, FileSource, ScrapeSettings, Scraper, Target};
 use crate::streams::GROUPS;
 
 #[derive(Debug, clap::Args)]
@@ -175,13 +176,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let mut extras: Vec<ExtraFamilies> = Vec::new();
+    if let Some(bootstrap) = &config.kafka_bootstrap_servers {
+        let monitor = Arc::new(
+            LagMonitor::start(
+                lag::client_config(bootstrap, &[]),
+                config.scrape_timeout,
+                config.lag_interval,
+                Selection::default(),
+                CollectorSettings::default(),
+            )
+            .context("starting the consumer-lag monitor")?,
+        );
+        tracing::info!(bootstrap = %bootstrap, interval = ?config.lag_interval, "measuring consumer-group lag");
+        extras.push(Arc::new(move |apps: &[String]| {
+            // Kafka Streams commits under its application id as the group id.
+            monitor.add_groups(apps.iter().cloned());
+            let snap = monitor.latest();
+            let ids: HashMap<String, String> =
+                apps.iter().map(|a| (a.clone(), a.clone())).collect();
+            let mut out = snap
+                .report
+                .as_ref()
+                .map(|r| crate::exposition::lag::families(r, &ids))
+                .unwrap_or_default();
+            out.extend(crate::exposition::lag::self_families(&snap));
+            out
+        }));
+    }
     let scraper = Arc::new(Scraper::new(
         ScrapeSettings {
             max_deadline: config.scrape_timeout,
             stale_after: config.stale_after,
             options: config.options.clone(),
         },
-        Vec::new(),
+        extras,
     ));
     let mut jvm_targets = Vec::new();
     for spec in &config.targets {
