@@ -303,7 +303,7 @@ pub struct ScrapeSettings {
 #[derive(Debug)]
 pub struct ScrapeResult {
     pub families: Vec<Family>,
-    /// Targets existed and every one failed this scrape (the response is a 503).
+    /// Every target failed this scrape for a reason other than being gone (the response is a 503).
     pub all_failed: bool,
 }
 
@@ -400,7 +400,15 @@ impl Scraper {
                 snapshot_age_seconds: s.as_ref().map(|(_, age)| age.as_secs_f64()),
             })
             .collect();
-        let all_failed = !targets.is_empty() && results.iter().all(|(ok, _, _)| !ok);
+        // 503 only when every target failed: a target found gone (its JVM
+        // exited) is no failure of the agent, it is reported by
+        // `ksbridge_scrape_success` 0 in a normal response.
+        let present: Vec<bool> = results
+            .iter()
+            .filter(|(_, _, e)| !matches!(e, Some(SourceError::Gone(_))))
+            .map(|(ok, _, _)| *ok)
+            .collect();
+        let all_failed = !present.is_empty() && present.iter().all(|ok| !ok);
         let options = self.settings.options.clone();
         let extras = self.extras.clone();
         let build = move || {
