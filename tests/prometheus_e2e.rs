@@ -5,7 +5,8 @@
 //! process counter is positive, `up` and `ksbridge_scrape_success` are 1; after
 //! the app's JVM is killed its series vanish and `ksbridge_scrape_success` is 0
 //! while `up` stays 1; after a restart (new pid, new client id, same
-//! application id) the app is re-attached.
+//! application id) the app is re-attached. With `--kafka.bootstrap-servers`
+//! the app's consumer-group lag is served too.
 
 mod common;
 
@@ -123,7 +124,7 @@ fn wait_query(
     wait_until(what, WAIT, || query(port, q).filter(|r| ok(r)))
 }
 
-fn start_serve(app: &str) -> (Proc, u16) {
+fn start_serve(app: &str, bootstrap: &str) -> (Proc, u16) {
     let port = free_port();
     let dir = std::env::temp_dir().join(unique("ksb-e2e-serve"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -139,6 +140,10 @@ fn start_serve(app: &str) -> (Proc, u16) {
             &format!("^{app}$"),
             "--discovery.interval",
             "1s",
+            "--kafka.bootstrap-servers",
+            bootstrap,
+            "--lag.interval",
+            "2s",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -189,7 +194,7 @@ fn prometheus_scrapes_ksbridge_reading_the_lab_app() {
     );
     app.wait_for_state("RUNNING", WAIT);
     let pid1 = app.pid();
-    let (serve, serve_port) = start_serve(&app_id);
+    let (serve, serve_port) = start_serve(&app_id, broker.bootstrap());
     let (prom, prom_port, _dir) = start_prometheus(serve_port);
     let ctx = || {
         let scrape = http_get(serve_port, "/metrics")
@@ -235,6 +240,13 @@ fn prometheus_scrapes_ksbridge_reading_the_lab_app() {
         "scrape success 1",
         &format!("ksbridge_scrape_success{{target=\"pid:{pid1}\"}}"),
         |r| r.len() == 1 && r[0].1 == 1.0,
+    );
+    // Consumer-group lag measured by ksbridge itself (group = application id).
+    wait_query(
+        prom_port,
+        "consumer-group lag of the app",
+        &format!("kafka_consumergroup_lag{{group=\"{app_id}\"}}"),
+        |r| !r.is_empty(),
     );
     let others = query(
         prom_port,
