@@ -5,7 +5,7 @@
 //! A new group is one file plus one line in [`GROUPS`]; the `--[no-]group.<name>`
 //! flags and their help come from that list.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::exposition::{Family, Kind};
 use crate::jmx::{Bean, Snapshot, Value};
@@ -186,12 +186,23 @@ pub fn task_labels(labels: &mut Vec<(String, String)>, task_id: &str) {
 
 /// Families being built, keyed by name; samples of equal names merge, a
 /// repeated label set is dropped (the first wins), a kind conflict is dropped.
-/// A family and the label sets it already holds.
-type Entry = (Family, HashSet<Vec<(String, String)>>);
+/// A family and the hashes of the label sets it holds (to indexes of samples).
+type Entry = (Family, HashMap<u64, Vec<usize>>);
 
+fn label_hash(labels: &[(String, String)]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    labels.hash(&mut h);
+    h.finish()
+}
+
+/// Families being built, keyed by name; samples of equal names merge, a
+/// repeated label set is dropped (the first wins), a kind conflict is dropped.
 #[derive(Debug, Default)]
 pub struct Families {
     map: BTreeMap<String, Entry>,
+    /// Naming decisions per (prefix, attribute), made once per build.
+    names: HashMap<String, HashMap<String, Option<naming::MetricName>>>,
 }
 
 impl Families {
@@ -207,25 +218,65 @@ impl Families {
         labels: Vec<(String, String)>,
         value: f64,
     ) {
-        let entry = self
-            .map
-            .entry(name.to_string())
-            .or_insert_with(|| (Family::new(name, kind, help), HashSet::new()));
+        self.add_with(name, kind, || help.to_string(), labels, value);
+    }
+
+    /// Like [`Families::add`], building the help text only for a new family.
+    pub fn add_with(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        help: impl FnOnce() -> String,
+        labels: Vec<(String, String)>,
+        value: f64,
+    ) {
+        let entry = match self.map.get_mut(name) {
+            Some(e) => e,
+            None => self
+                .map
+                .entry(name.to_string())
+                .or_insert_with(|| (Family::new(name, kind, help()), HashMap::new())),
+        };
         if entry.0.kind != kind {
             tracing::debug!(family = name, "metric kind conflict, sample dropped");
             return;
         }
-        if entry.1.insert(labels.clone()) {
-            entry.0.push(labels, value);
+        let idx = entry.1.entry(label_hash(&labels)).or_default();
+        if idx.iter().any(|&i| entry.0.samples[i].labels == labels) {
+            return;
         }
+        idx.push(entry.0.samples.len());
+        entry.0.push(labels, value);
     }
 
     pub fn extend(&mut self, families: Vec<Family>) {
         for f in families {
+            if !self.map.contains_key(&f.name) {
+                let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+                for (i, s) in f.samples.iter().enumerate() {
+                    index.entry(label_hash(&s.labels)).or_default().push(i);
+                }
+                self.map.insert(f.name.clone(), (f, index));
+                continue;
+            }
+            let (name, kind, help) = (f.name, f.kind, f.help);
             for s in f.samples {
-                self.add(&f.name, f.kind, &f.help, s.labels, s.value);
+                self.add_with(&name, kind, || help.clone(), s.labels, s.value);
             }
         }
+    }
+
+    /// The naming decision for an attribute under `rules`, computed once.
+    fn metric_name(&mut self, rules: &Rules<'_>, attribute: &str) -> Option<naming::MetricName> {
+        if let Some(m) = self.names.get(rules.prefix).and_then(|m| m.get(attribute)) {
+            return m.clone();
+        }
+        let m = metric_name(rules, attribute);
+        self.names
+            .entry(rules.prefix.to_string())
+            .or_default()
+            .insert(attribute.to_string(), m.clone());
+        m
     }
 
     /// Families sorted by name, empty ones left out.
@@ -264,7 +315,7 @@ pub fn emit_bean(
         let Some(v) = numeric(&attr.value) else {
             continue;
         };
-        let Some(m) = metric_name(rules, &attr.name) else {
+        let Some(m) = out.metric_name(rules, &attr.name) else {
             continue;
         };
         let v = if v.is_infinite() {
@@ -275,8 +326,13 @@ pub fn emit_bean(
         if v.is_nan() && m.kind == Kind::Counter {
             continue;
         }
-        let help = help_text(kafka_type, &attr.name, m.scale);
-        out.add(&m.name, m.kind, &help, labels.to_vec(), v);
+        out.add_with(
+            &m.name,
+            m.kind,
+            || help_text(kafka_type, &attr.name, m.scale),
+            labels.to_vec(),
+            v,
+        );
     }
 }
 
