@@ -40,8 +40,14 @@ fn jvms_lists_the_streams_app_with_id_and_state() {
         .find(|r| r["pid"] == replay.pid())
         .unwrap_or_else(|| panic!("pid {} not listed: {rows}", replay.pid()));
     assert_eq!(row["attachable"], true);
-    assert!(row["main"].as_str().unwrap().contains("ksbridge.replay.Replay"));
-    assert!(row["java_version"].as_str().unwrap().starts_with("17"), "{row}");
+    assert!(row["main"]
+        .as_str()
+        .unwrap()
+        .contains("ksbridge.replay.Replay"));
+    assert!(
+        row["java_version"].as_str().unwrap().starts_with("17"),
+        "{row}"
+    );
     let apps = row["streams"].as_array().unwrap();
     assert!(
         apps.iter()
@@ -125,7 +131,12 @@ fn get_prints_values_and_exit_codes_tell_failures_apart() {
         "service:jmx:rmi:///jndi/rmi://127.0.0.1:1/jmxrmi",
         CLIENT,
     ]);
-    assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // Malformed input is a usage error, not a crash.
     let o = ksbridge(&["get", &pid, "not an object name"]);
     assert_eq!(o.status.code(), Some(1));
