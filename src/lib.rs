@@ -13,5 +13,6 @@ pub mod exposition;
 pub mod jmx;
 pub mod jvm;
 pub mod lag;
+pub mod scrape;
 pub mod server;
 pub mod streams;

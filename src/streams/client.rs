@@ -1,0 +1,189 @@
+//! Client group (`stream-metrics`, one bean per `KafkaStreams` instance):
+//! `kafka_streams_state` StateSet, `kafka_streams_client_info` (version,
+//! commit id), `kafka_streams_recording_level_info`, and the numeric client
+//! metrics. Input: snapshot + context; output: families.
+
+use super::naming::{Rules, TimeUnit};
+use super::{emit_bean, Client, Context, Families, Group, Level};
+use crate::exposition::{Family, Kind};
+use crate::jmx::Snapshot;
+
+pub const GROUP: Group = Group {
+    name: "client",
+    help: "Kafka Streams client: state (StateSet), version/commit id/recording level (info), thread counts",
+    default_on: true,
+    build,
+    observed: |_| Level::Info,
+};
+
+/// `KafkaStreams.State` constants (exported by name; ordinals differ across versions).
+pub const STATES: &[&str] = &[
+    "CREATED",
+    "REBALANCING",
+    "RUNNING",
+    "PENDING_SHUTDOWN",
+    "NOT_RUNNING",
+    "PENDING_ERROR",
+    "ERROR",
+];
+
+/// Attributes exported otherwise (StateSet, info) or not at all.
+const NOT_NUMERIC_METRICS: &[&str] = &["client-state", "recording-level"];
+
+const RULES: Rules<'static> = Rules {
+    prefix: "kafka_streams_client",
+    time_unit: TimeUnit::Millis,
+    bytes: &[],
+    gauge_totals: &[],
+    counters: &["failed-stream-threads"],
+    rates: false,
+};
+
+/// The Kafka Streams clients of a snapshot, by `client-id` tag, with their
+/// application id (attribute, or tag on 4.2+, or derived from the default client id).
+pub fn clients(snapshot: &Snapshot) -> Vec<Client> {
+    let mut out: Vec<Client> = Vec::new();
+    for b in snapshot.of_type("kafka.streams", "stream-metrics") {
+        let Some(client_id) = b.name.get("client-id") else {
+            continue;
+        };
+        let declared = b
+            .text("application-id")
+            .or_else(|| b.name.get("application-id"))
+            .map(str::to_string);
+        // 4.0+ splits a client over beans with and without `process-id`:
+        // the one that declares the application id wins.
+        if let Some(c) = out.iter_mut().find(|c| c.client_id == client_id) {
+            if let Some(a) = declared {
+                c.application_id = a;
+            }
+            continue;
+        }
+        let application_id = declared.unwrap_or_else(|| application_from_client_id(client_id));
+        out.push(Client {
+            client_id: client_id.to_string(),
+            application_id,
+        });
+    }
+    out
+}
+
+/// Kafka's default `client.id` is `<application.id>-<UUID>`: strip the UUID.
+pub fn application_from_client_id(client_id: &str) -> String {
+    if client_id.len() > 37 {
+        let (head, tail) = client_id.split_at(client_id.len() - 37);
+        let uuid = &tail[1..];
+        let shape = uuid.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+        if tail.starts_with('-') && shape {
+            return head.to_string();
+        }
+    }
+    client_id.to_string()
+}
+
+/// One StateSet family: 1 for `current`, 0 for every other known state (an
+/// unknown current state is added).
+pub fn push_state_set(
+    out: &mut Families,
+    name: &str,
+    help: &str,
+    labels: &[(String, String)],
+    known: &[&str],
+    current: &str,
+) {
+    for s in known {
+        let mut l = labels.to_vec();
+        l.push(("state".into(), (*s).to_string()));
+        out.add(
+            name,
+            Kind::StateSet,
+            help,
+            l,
+            if *s == current { 1.0 } else { 0.0 },
+        );
+    }
+    if !known.contains(&current) {
+        let mut l = labels.to_vec();
+        l.push(("state".into(), current.to_string()));
+        out.add(name, Kind::StateSet, help, l, 1.0);
+    }
+}
+
+fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
+    let mut out = Families::new();
+    for b in snapshot.of_type("kafka.streams", "stream-metrics") {
+        let Some(client_id) = b.name.get("client-id") else {
+            continue;
+        };
+        let application_id = ctx
+            .clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .map(|c| c.application_id.clone())
+            .unwrap_or_default();
+        let labels = vec![
+            ("application_id".to_string(), application_id),
+            ("client_id".to_string(), client_id.to_string()),
+        ];
+        if let Some(state) = b.text("state") {
+            push_state_set(
+                &mut out,
+                "kafka_streams_state",
+                "Kafka Streams client state (KafkaStreams.State): 1 for the current state.",
+                &labels,
+                STATES,
+                state,
+            );
+        }
+        let mut info = labels.clone();
+        for (attr, label) in [("version", "version"), ("commit-id", "commit_id")] {
+            if let Some(v) = b.text(attr) {
+                info.push((label.into(), v.to_string()));
+            }
+        }
+        if info.len() > labels.len() {
+            out.add(
+                "kafka_streams_client",
+                Kind::Info,
+                "Kafka Streams client version and commit id.",
+                info,
+                1.0,
+            );
+        }
+        let mut lvl = labels.clone();
+        lvl.push(("level".into(), ctx.level.as_str().into()));
+        lvl.push(("source".into(), ctx.level_source.as_str().into()));
+        out.add(
+            "kafka_streams_recording_level",
+            Kind::Info,
+            "metrics.recording.level of the app: from Kafka's recording-level metric (source=attribute) or inferred from which metrics carry values.",
+            lvl,
+            1.0,
+        );
+        let rules = Rules {
+            rates: ctx.rates,
+            ..RULES
+        };
+        emit_bean(&mut out, ctx, b, &rules, &labels, |a| {
+            (!NOT_NUMERIC_METRICS.contains(&a)).then_some(Level::Info)
+        });
+    }
+    out.into_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_ids_from_default_client_ids() {
+        assert_eq!(
+            application_from_client_id("zmart-0b8e6f7a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"),
+            "zmart"
+        );
+        assert_eq!(application_from_client_id("custom-client"), "custom-client");
+    }
+}

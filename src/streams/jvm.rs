@@ -1,0 +1,231 @@
+//! JVM group from the platform MXBeans (`java.lang:*`), named as Prometheus's
+//! Java client names them. Input: snapshot + context; output: families with
+//! `application_id` and `target` labels.
+//!
+//! GC time: the Java client's `jvm_gc_collection_seconds` is a summary; with
+//! our kinds it is two counters, `jvm_gc_collection_seconds_total{gc}` (the
+//! summary's `_sum`) and `jvm_gc_collections_total{gc}` (its `_count`).
+
+use super::{Context, Families, Group, Level};
+use crate::exposition::{Family, Kind};
+use crate::jmx::Snapshot;
+
+pub const GROUP: Group = Group {
+    name: "jvm",
+    help: "JVM basics from the platform MXBeans: memory by area and pool, GC, threads, classes, CPU, start time, open file descriptors",
+    default_on: true,
+    build,
+    observed: |_| Level::Info,
+};
+
+const USAGE: &[(&str, &str)] = &[
+    ("used", "used"),
+    ("committed", "committed"),
+    ("max", "max"),
+    ("init", "init"),
+];
+
+fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
+    let mut out = Families::new();
+    let mut apps: Vec<&str> = ctx
+        .clients
+        .iter()
+        .map(|c| c.application_id.as_str())
+        .collect();
+    apps.sort_unstable();
+    apps.dedup();
+    let base = vec![
+        ("application_id".to_string(), apps.join(",")),
+        ("target".to_string(), ctx.target.clone()),
+    ];
+    let with = |k: &str, v: &str| {
+        let mut l = base.clone();
+        l.push((k.to_string(), v.to_string()));
+        l
+    };
+    let mut add =
+        |name: &str, kind: Kind, help: &str, labels: Vec<(String, String)>, v: Option<f64>| {
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                out.add(name, kind, help, labels, v);
+            }
+        };
+
+    if let Some(m) = snapshot.find("java.lang:type=Memory") {
+        for (area, prefix) in [
+            ("heap", "HeapMemoryUsage"),
+            ("nonheap", "NonHeapMemoryUsage"),
+        ] {
+            for (field, word) in USAGE {
+                add(
+                    &format!("jvm_memory_{word}_bytes"),
+                    Kind::Gauge,
+                    &format!("JVM memory {word} by area (MemoryMXBean {prefix}.{field})."),
+                    with("area", area),
+                    m.f64(&format!("{prefix}.{field}")),
+                );
+            }
+        }
+        add(
+            "jvm_memory_objects_pending_finalization",
+            Kind::Gauge,
+            "Objects waiting in the finalizer queue.",
+            base.clone(),
+            m.f64("ObjectPendingFinalizationCount"),
+        );
+    }
+    for b in snapshot.of_type("java.lang", "MemoryPool") {
+        let Some(pool) = b.name.get("name") else {
+            continue;
+        };
+        for (field, word) in USAGE {
+            add(
+                &format!("jvm_memory_pool_{word}_bytes"),
+                Kind::Gauge,
+                &format!("JVM memory pool {word} (MemoryPoolMXBean Usage.{field})."),
+                with("pool", pool),
+                b.f64(&format!("Usage.{field}")),
+            );
+        }
+        add(
+            "jvm_memory_pool_collection_used_bytes",
+            Kind::Gauge,
+            "JVM memory pool used after the last collection (CollectionUsage.used).",
+            with("pool", pool),
+            b.f64("CollectionUsage.used"),
+        );
+    }
+    for b in snapshot.of_type("java.lang", "GarbageCollector") {
+        let Some(gc) = b.name.get("name") else {
+            continue;
+        };
+        add(
+            "jvm_gc_collections",
+            Kind::Counter,
+            "GC collections per collector (the count of the Java client's jvm_gc_collection_seconds summary).",
+            with("gc", gc),
+            b.f64("CollectionCount").filter(|v| *v >= 0.0),
+        );
+        add(
+            "jvm_gc_collection_seconds",
+            Kind::Counter,
+            "Accumulated GC time per collector, seconds (the sum of the Java client's jvm_gc_collection_seconds summary).",
+            with("gc", gc),
+            b.f64("CollectionTime").filter(|v| *v >= 0.0).map(|v| v / 1e3),
+        );
+    }
+    if let Some(t) = snapshot.find("java.lang:type=Threading") {
+        for (attr, name, kind, help) in [
+            (
+                "ThreadCount",
+                "jvm_threads_current",
+                Kind::Gauge,
+                "Current live threads.",
+            ),
+            (
+                "DaemonThreadCount",
+                "jvm_threads_daemon",
+                Kind::Gauge,
+                "Live daemon threads.",
+            ),
+            (
+                "PeakThreadCount",
+                "jvm_threads_peak",
+                Kind::Gauge,
+                "Peak live threads.",
+            ),
+            (
+                "TotalStartedThreadCount",
+                "jvm_threads_started",
+                Kind::Counter,
+                "Threads started since JVM start.",
+            ),
+        ] {
+            add(name, kind, help, base.clone(), t.f64(attr));
+        }
+    }
+    if let Some(c) = snapshot.find("java.lang:type=ClassLoading") {
+        for (attr, name, kind, help) in [
+            (
+                "LoadedClassCount",
+                "jvm_classes_currently_loaded",
+                Kind::Gauge,
+                "Classes currently loaded.",
+            ),
+            (
+                "TotalLoadedClassCount",
+                "jvm_classes_loaded",
+                Kind::Counter,
+                "Classes loaded since JVM start.",
+            ),
+            (
+                "UnloadedClassCount",
+                "jvm_classes_unloaded",
+                Kind::Counter,
+                "Classes unloaded since JVM start.",
+            ),
+        ] {
+            add(name, kind, help, base.clone(), c.f64(attr));
+        }
+    }
+    if let Some(os) = snapshot.find("java.lang:type=OperatingSystem") {
+        add(
+            "process_cpu_seconds",
+            Kind::Counter,
+            "CPU time of the JVM process, seconds.",
+            base.clone(),
+            os.f64("ProcessCpuTime")
+                .filter(|v| *v >= 0.0)
+                .map(|v| v / 1e9),
+        );
+        add(
+            "process_open_fds",
+            Kind::Gauge,
+            "Open file descriptors of the JVM process.",
+            base.clone(),
+            os.f64("OpenFileDescriptorCount"),
+        );
+        add(
+            "process_max_fds",
+            Kind::Gauge,
+            "Maximum open file descriptors of the JVM process.",
+            base.clone(),
+            os.f64("MaxFileDescriptorCount"),
+        );
+    }
+    if let Some(rt) = snapshot.find("java.lang:type=Runtime") {
+        add(
+            "process_start_time_seconds",
+            Kind::Gauge,
+            "Start time of the JVM process since the epoch, seconds.",
+            base.clone(),
+            rt.f64("StartTime").map(|v| v / 1e3),
+        );
+        add(
+            "jvm_uptime_seconds",
+            Kind::Gauge,
+            "Uptime of the JVM, seconds.",
+            base.clone(),
+            rt.f64("Uptime").map(|v| v / 1e3),
+        );
+        let mut info = base.clone();
+        for (attr, label) in [
+            ("VmName", "runtime"),
+            ("VmVendor", "vendor"),
+            ("VmVersion", "version"),
+        ] {
+            if let Some(v) = rt.text(attr) {
+                info.push((label.to_string(), v.to_string()));
+            }
+        }
+        if info.len() > base.len() {
+            out.add(
+                "jvm_runtime",
+                Kind::Info,
+                "JVM runtime name, vendor and version.",
+                info,
+                1.0,
+            );
+        }
+    }
+    out.into_vec()
+}

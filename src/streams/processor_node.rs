@@ -1,0 +1,61 @@
+//! Processor node group (`stream-processor-node-metrics`):
+//! `kafka_streams_processor_node_*` with a `processor_node` label. Input:
+//! snapshot + context; output: families.
+
+use super::naming::{Rules, TimeUnit};
+use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
+use crate::exposition::Family;
+use crate::jmx::Snapshot;
+
+pub const GROUP: Group = Group {
+    name: "processor_node",
+    help:
+        "Processor nodes: end-to-end record latency (INFO); process/suppression/emit counts (DEBUG)",
+    default_on: true,
+    build,
+    observed: |s| {
+        observed_level(s, "kafka.streams", "stream-processor-node-metrics", |a| {
+            Some(level(a))
+        })
+    },
+};
+
+/// `record-e2e-latency-*` is INFO, the rest DEBUG.
+pub fn level(attribute: &str) -> Level {
+    if attribute.starts_with("record-e2e-latency-") {
+        Level::Info
+    } else {
+        Level::Debug
+    }
+}
+
+const RULES: Rules<'static> = Rules {
+    prefix: "kafka_streams_processor_node",
+    time_unit: TimeUnit::Millis,
+    bytes: &[],
+    gauge_totals: &[],
+    counters: &[],
+    rates: false,
+};
+
+fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
+    let mut out = Families::new();
+    let rules = Rules {
+        rates: ctx.rates,
+        ..RULES
+    };
+    for b in snapshot.of_type("kafka.streams", "stream-processor-node-metrics") {
+        let (Some(thread_id), Some(task_id), Some(node)) = (
+            b.name.get("thread-id"),
+            b.name.get("task-id"),
+            b.name.get("processor-node-id"),
+        ) else {
+            continue;
+        };
+        let mut labels = ctx.thread_labels(thread_id);
+        task_labels(&mut labels, task_id);
+        labels.push(("processor_node".into(), node.to_string()));
+        emit_bean(&mut out, ctx, b, &rules, &labels, |a| Some(level(a)));
+    }
+    out.into_vec()
+}

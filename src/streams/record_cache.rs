@@ -1,0 +1,51 @@
+//! Record cache group (`stream-record-cache-metrics`, DEBUG):
+//! `kafka_streams_record_cache_hit_ratio_*` with a `store` label. Input:
+//! snapshot + context; output: families.
+
+use super::naming::{Rules, TimeUnit};
+use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
+use crate::exposition::Family;
+use crate::jmx::Snapshot;
+
+pub const GROUP: Group = Group {
+    name: "record_cache",
+    help: "Record caches: hit ratio avg/min/max (DEBUG)",
+    default_on: true,
+    build,
+    observed: |s| {
+        observed_level(s, "kafka.streams", "stream-record-cache-metrics", |_| {
+            Some(Level::Debug)
+        })
+    },
+};
+
+const RULES: Rules<'static> = Rules {
+    prefix: "kafka_streams_record_cache",
+    time_unit: TimeUnit::Millis,
+    bytes: &[],
+    gauge_totals: &[],
+    counters: &[],
+    rates: false,
+};
+
+fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
+    let mut out = Families::new();
+    let rules = Rules {
+        rates: ctx.rates,
+        ..RULES
+    };
+    for b in snapshot.of_type("kafka.streams", "stream-record-cache-metrics") {
+        let Some(thread_id) = b.name.get("thread-id") else {
+            continue;
+        };
+        let mut labels = ctx.thread_labels(thread_id);
+        if let Some(task_id) = b.name.get("task-id") {
+            task_labels(&mut labels, task_id);
+        }
+        if let Some(store) = b.name.get("record-cache-id") {
+            labels.push(("store".into(), store.to_string()));
+        }
+        emit_bean(&mut out, ctx, b, &rules, &labels, |_| Some(Level::Debug));
+    }
+    out.into_vec()
+}

@@ -1,0 +1,67 @@
+//! Thread group (`stream-thread-metrics`, one bean per StreamThread and the
+//! GlobalStreamThread): `kafka_streams_thread_*` and the
+//! `kafka_streams_thread_state` StateSet. Input: snapshot + context; output: families.
+
+use super::client::push_state_set;
+use super::naming::{Rules, TimeUnit};
+use super::{emit_bean, observed_level, Context, Families, Group, Level};
+use crate::exposition::Family;
+use crate::jmx::Snapshot;
+
+pub const GROUP: Group = Group {
+    name: "thread",
+    help: "Stream threads: process/poll/commit/punctuate counters and latencies, ratios, state (StateSet)",
+    default_on: true,
+    build,
+    observed: |s| observed_level(s, "kafka.streams", "stream-thread-metrics", |_| None),
+};
+
+/// `StreamThread.State` and `GlobalStreamThread.State` constants.
+pub const STATES: &[&str] = &[
+    "CREATED",
+    "STARTING",
+    "PARTITIONS_REVOKED",
+    "PARTITIONS_ASSIGNED",
+    "RUNNING",
+    "PENDING_SHUTDOWN",
+    "DEAD",
+];
+pub const GLOBAL_STATES: &[&str] = &["CREATED", "RUNNING", "PENDING_SHUTDOWN", "DEAD"];
+
+const RULES: Rules<'static> = Rules {
+    prefix: "kafka_streams_thread",
+    time_unit: TimeUnit::Millis,
+    bytes: &[],
+    gauge_totals: &[],
+    counters: &[],
+    rates: false,
+};
+
+fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
+    let mut out = Families::new();
+    let rules = Rules {
+        rates: ctx.rates,
+        ..RULES
+    };
+    for b in snapshot.of_type("kafka.streams", "stream-thread-metrics") {
+        let Some(thread_id) = b.name.get("thread-id") else {
+            continue;
+        };
+        let labels = ctx.thread_labels(thread_id);
+        if let Some(state) = b.text("state") {
+            let global = thread_id.ends_with("GlobalStreamThread");
+            push_state_set(
+                &mut out,
+                "kafka_streams_thread_state",
+                "Stream thread state (StreamThread.State / GlobalStreamThread.State): 1 for the current state.",
+                &labels,
+                if global { GLOBAL_STATES } else { STATES },
+                state,
+            );
+        }
+        emit_bean(&mut out, ctx, b, &rules, &labels, |a| {
+            (a != "thread-state" && a != "state").then_some(Level::Info)
+        });
+    }
+    out.into_vec()
+}

@@ -1,0 +1,49 @@
+//! Topic group (`stream-topic-metrics`): `kafka_streams_topic_*` bytes and
+//! records consumed/produced per processor node and topic. Input: snapshot +
+//! context; output: families.
+
+use super::naming::{Rules, TimeUnit};
+use super::{emit_bean, task_labels, Context, Families, Group, Level};
+use crate::exposition::Family;
+use crate::jmx::Snapshot;
+
+pub const GROUP: Group = Group {
+    name: "topic",
+    help: "Topics per source/sink node: records and bytes consumed and produced",
+    default_on: true,
+    build,
+    observed: |_| Level::Info,
+};
+
+const RULES: Rules<'static> = Rules {
+    prefix: "kafka_streams_topic",
+    time_unit: TimeUnit::Millis,
+    bytes: &[],
+    gauge_totals: &[],
+    counters: &[],
+    rates: false,
+};
+
+fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
+    let mut out = Families::new();
+    let rules = Rules {
+        rates: ctx.rates,
+        ..RULES
+    };
+    for b in snapshot.of_type("kafka.streams", "stream-topic-metrics") {
+        let (Some(thread_id), Some(task_id)) = (b.name.get("thread-id"), b.name.get("task-id"))
+        else {
+            continue;
+        };
+        let mut labels = ctx.thread_labels(thread_id);
+        task_labels(&mut labels, task_id);
+        if let Some(node) = b.name.get("processor-node-id") {
+            labels.push(("processor_node".into(), node.to_string()));
+        }
+        if let Some(topic) = b.name.get("topic") {
+            labels.push(("topic".into(), topic.to_string()));
+        }
+        emit_bean(&mut out, ctx, b, &rules, &labels, |_| Some(Level::Info));
+    }
+    out.into_vec()
+}

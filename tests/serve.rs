@@ -1,0 +1,399 @@
+//! `ksbridge serve` end to end against real JVMs (the replay JVM registering a
+//! capture's beans) and capture files: attach by pid, negotiation, gzip,
+//! promtool on the live scrape, a killed JVM (success 0, series gone, 503 when
+//! every target failed, the agent keeps serving), discovery with
+//! `--target.match` and re-attach after a restart, graceful SIGTERM.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::lab::{free_port, unique, wait_until};
+use common::replay::{default_capture, ReplayJvm, ReplayOptions};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A running `ksbridge serve`; SIGTERM on drop.
+struct Serve {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Serve {
+    fn start(args: &[&str]) -> Serve {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("serve.log");
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+            .args([
+                "--log.level",
+                "ksbridge=debug",
+                "serve",
+                "--web.listen-address",
+                &listen,
+            ])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let s = Serve {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        wait_until("ksbridge serve to answer /healthz", WAIT, || {
+            s.get("/healthz", &[]).ok().filter(|r| r.status == 200)
+        });
+        s
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
+        http_get(self.port, path, headers)
+    }
+
+    /// The 0.0.4 text of one scrape.
+    fn metrics(&self) -> String {
+        self.get("/metrics", &[])
+            .map(|r| r.text())
+            .unwrap_or_default()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM and wait: the exit must be clean.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        wait_until(
+            "ksbridge serve to exit after SIGTERM",
+            Duration::from_secs(20),
+            || self.child.try_wait().ok().flatten(),
+        )
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// A minimal HTTP/1.1 GET (Connection: close; chunked bodies decoded).
+fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (_, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+    if headers
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let nl = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .unwrap_or(rest.len());
+            let n =
+                usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + n]);
+            rest = &rest[nl + 2 + n + 2..];
+        }
+        body = out;
+    }
+    Ok(Response {
+        status,
+        headers: headers.replace("\r\n", "\n"),
+        body,
+    })
+}
+
+fn promtool(text: &str) -> String {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus) must be installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool: {out:?}");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The default replay capture with a unique application id and client id.
+fn capture_for(dir: &Path, app: &str, client_suffix: &str) -> PathBuf {
+    let text = std::fs::read_to_string(default_capture()).unwrap();
+    let text = text
+        .replace(
+            "zmart-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e5f60",
+            &format!("{app}-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e{client_suffix}"),
+        )
+        .replace("\"zmart\"", &format!("\"{app}\""));
+    let path = dir.join(format!("{app}-{client_suffix}.json"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn replay(capture: PathBuf) -> ReplayJvm {
+    ReplayJvm::start(ReplayOptions {
+        capture: Some(capture),
+        ..ReplayOptions::default()
+    })
+}
+
+fn line_with<'a>(text: &'a str, prefix: &str, needle: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|l| l.starts_with(prefix) && l.contains(needle))
+}
+
+#[test]
+fn serves_a_jvm_by_pid_and_survives_its_death() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("ksb-serve-pid").replace('_', "-");
+    let mut jvm = replay(capture_for(dir.path(), &app, "000001"));
+    let pid = jvm.pid();
+    let mut serve = Serve::start(&["--target", &pid.to_string()]);
+    let target = format!("target=\"pid:{pid}\"");
+
+    let text = wait_until("the app's state in /metrics", WAIT, || {
+        let t = serve.metrics();
+        line_with(
+            &t,
+            "kafka_streams_state{",
+            &format!("application_id=\"{app}\""),
+        )
+        .is_some()
+        .then_some(t)
+    });
+    assert!(
+        text.contains("state=\"RUNNING\"} 1\n"),
+        "RUNNING is 1:\n{text}"
+    );
+    assert!(line_with(
+        &text,
+        "kafka_streams_thread_process_total{",
+        "thread=\"StreamThread-1\""
+    )
+    .is_some());
+    assert!(line_with(&text, "ksbridge_scrape_success{", &target)
+        .unwrap()
+        .ends_with(" 1"));
+    assert_eq!(
+        promtool(&text).trim(),
+        "",
+        "promtool findings on the live scrape"
+    );
+
+    // OpenMetrics for Prometheus's Accept header, gzip on request.
+    let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let om = serve
+        .get(
+            "/metrics",
+            &[
+                ("Accept", accept),
+                ("X-Prometheus-Scrape-Timeout-Seconds", "5"),
+            ],
+        )
+        .unwrap();
+    assert_eq!(om.status, 200);
+    assert!(om
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text; version=1.0.0"));
+    let om_text = om.text();
+    assert!(om_text.ends_with("# EOF\n"));
+    assert!(om_text.contains("# TYPE kafka_streams_state stateset\n"));
+    let gz = serve
+        .get("/metrics", &[("Accept-Encoding", "gzip")])
+        .unwrap();
+    assert_eq!(gz.header("content-encoding").as_deref(), Some("gzip"));
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
+    assert!(unzipped.contains("kafka_streams_state{"));
+    let index = serve.get("/", &[]).unwrap().text();
+    assert!(
+        index.contains(&format!("pid:{pid}")) && index.contains(&app),
+        "{index}"
+    );
+
+    // Kill the JVM: its series vanish, success goes 0, 503 (the only target
+    // failed), and the agent keeps answering.
+    jvm.kill();
+    let resp = wait_until("the dead JVM's series to vanish", WAIT, || {
+        let r = serve.get("/metrics", &[]).ok()?;
+        let t = r.text();
+        (!t.contains(&format!("application_id=\"{app}\""))).then_some(r)
+    });
+    let t = resp.text();
+    assert!(
+        line_with(&t, "ksbridge_scrape_success{", &target)
+            .unwrap()
+            .ends_with(" 0"),
+        "{t}"
+    );
+    assert_eq!(resp.status, 503, "every target failed");
+    assert_eq!(serve.get("/healthz", &[]).unwrap().status, 200);
+    assert!(
+        serve.stop().success(),
+        "clean exit on SIGTERM:\n{}",
+        serve.log()
+    );
+}
+
+#[test]
+fn discovers_by_match_and_follows_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = unique("ksb-serve-disc").replace('_', "-");
+    let mut first = replay(capture_for(dir.path(), &app, "000001"));
+    let pid1 = first.pid();
+    let mut serve = Serve::start(&[
+        "--target.match",
+        &format!("^{app}$"),
+        "--discovery.interval",
+        "1s",
+    ]);
+    let client1 = format!("client_id=\"{app}-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e000001\"");
+    wait_until("discovery of the first JVM", WAIT, || {
+        let t = serve.metrics();
+        (line_with(&t, "kafka_streams_state{", &client1).is_some()
+            && t.contains(&format!(
+                "ksbridge_scrape_success{{target=\"pid:{pid1}\"}} 1"
+            )))
+        .then_some(())
+    });
+
+    // Restart: new pid, new client id, same application id.
+    first.kill();
+    let mut second = replay(capture_for(dir.path(), &app, "000002"));
+    let pid2 = second.pid();
+    assert_ne!(pid1, pid2);
+    let client2 = format!("client_id=\"{app}-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e000002\"");
+    let t = wait_until("re-attach to the restarted app", WAIT, || {
+        let t = serve.metrics();
+        line_with(&t, "kafka_streams_state{", &client2)
+            .is_some()
+            .then_some(t)
+    });
+    assert!(
+        !t.contains(&client1),
+        "no ghost series of the old process:\n{t}"
+    );
+    assert!(t.contains(&format!(
+        "ksbridge_scrape_success{{target=\"pid:{pid2}\"}} 1"
+    )));
+    assert!(
+        !t.contains(&format!("target=\"pid:{pid1}\"")),
+        "old target replaced:\n{t}"
+    );
+    second.kill();
+    assert!(serve.stop().success(), "{}", serve.log());
+}
+
+#[test]
+fn capture_file_targets_fail_alone_and_the_deadline_header_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = capture_for(dir.path(), "file-app-a", "00000a");
+    let b = capture_for(dir.path(), "file-app-b", "00000b");
+    let serve = Serve::start(&[
+        "--target",
+        &format!("file:{}", a.display()),
+        "--target",
+        &format!("file:{}", b.display()),
+        "--no-group.rocksdb",
+    ]);
+    let t = serve.metrics();
+    assert!(
+        t.contains("application_id=\"file-app-a\"") && t.contains("application_id=\"file-app-b\"")
+    );
+    assert!(!t.contains("kafka_streams_rocksdb_"), "--no-group.rocksdb");
+    assert!(t.contains("ksbridge_targets 2\n"));
+
+    std::fs::remove_file(&a).unwrap();
+    let r = serve
+        .get(
+            "/metrics",
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "0.5")],
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "one bad target never fails the response");
+    let t = r.text();
+    assert!(!t.contains("application_id=\"file-app-a\""));
+    assert!(t.contains("application_id=\"file-app-b\""));
+    assert!(line_with(&t, "ksbridge_scrape_success{", "file-app-a")
+        .unwrap()
+        .ends_with(" 0"));
+    assert!(t.contains("ksbridge_scrape_errors_total{kind=\"gone\"}"));
+
+    std::fs::remove_file(&b).unwrap();
+    assert_eq!(serve.get("/metrics", &[]).unwrap().status, 503);
+}
