@@ -65,7 +65,10 @@ fn commit(b: &Broker, group: &str, topic: &str, offsets: &[(i32, i64)]) {
         tpl.add_partition_offset(topic, p, Offset::Offset(o))
             .unwrap();
     }
-    c.commit(&tpl, CommitMode::Sync).expect("commit");
+    // Right after the broker starts, the offsets topic may not have a leader yet.
+    lab::wait_until("an offset commit to succeed", T, || {
+        c.commit(&tpl, CommitMode::Sync).ok()
+    });
 }
 
 /// A subscribed consumer that polls until it owns `partitions` partitions of `topic`.
