@@ -65,6 +65,8 @@ pub struct OffsetClient {
     committed: BaseConsumer,
     group_clients: Mutex<HashMap<String, BaseConsumer>>,
     cached_group_clients: usize,
+    /// One reading client per isolation level, created on first use.
+    peekers: Mutex<HashMap<Isolation, BaseConsumer>>,
     parallelism: usize,
 }
 
@@ -90,6 +92,7 @@ impl OffsetClient {
             committed,
             group_clients: Mutex::new(HashMap::new()),
             cached_group_clients: 32,
+            peekers: Mutex::new(HashMap::new()),
             parallelism: 8,
         })
     }
@@ -227,24 +230,50 @@ impl OffsetClient {
         reqs: &[PeekRequest],
         budget: Duration,
     ) -> Result<HashMap<Tp, PeekResult>, LagError> {
-        let mut out = HashMap::new();
         if reqs.is_empty() {
-            return Ok(out);
+            return Ok(HashMap::new());
         }
-        let level = match isolation {
-            Isolation::ReadCommitted => "read_committed",
-            Isolation::ReadUncommitted => "read_uncommitted",
+        let cached = self
+            .peekers
+            .lock()
+            .map_err(|_| LagError::Poisoned)?
+            .remove(&isolation);
+        let consumer = match cached {
+            Some(c) => c,
+            None => {
+                let level = match isolation {
+                    Isolation::ReadCommitted => "read_committed",
+                    Isolation::ReadUncommitted => "read_uncommitted",
+                };
+                client(
+                    &self.base,
+                    &[
+                        ("isolation.level", level),
+                        ("enable.partition.eof", "true"),
+                        ("max.partition.fetch.bytes", "65536"),
+                        ("fetch.wait.max.ms", "50"),
+                        ("group.id", "ksbridge-lag-peek"),
+                    ],
+                )?
+            }
         };
-        let consumer = client(
-            &self.base,
-            &[
-                ("isolation.level", level),
-                ("enable.partition.eof", "true"),
-                ("max.partition.fetch.bytes", "65536"),
-                ("fetch.wait.max.ms", "50"),
-                ("group.id", "ksbridge-lag-peek"),
-            ],
-        )?;
+        let out = self.peek_with(&consumer, reqs, budget);
+        let _ = consumer.unassign();
+        // Drain what the last assignment left queued.
+        while consumer.poll(Duration::ZERO).is_some() {}
+        if let Ok(mut m) = self.peekers.lock() {
+            m.insert(isolation, consumer);
+        }
+        out
+    }
+
+    fn peek_with(
+        &self,
+        consumer: &BaseConsumer,
+        reqs: &[PeekRequest],
+        budget: Duration,
+    ) -> Result<HashMap<Tp, PeekResult>, LagError> {
+        let mut out = HashMap::new();
         let deadline = Instant::now() + budget;
         // PartitionEOF carries only the partition: read one topic at a time.
         let mut by_topic: BTreeMap<&str, Vec<&PeekRequest>> = BTreeMap::new();
@@ -311,6 +340,9 @@ impl OffsetClient {
                     }
                 }
             }
+            // Leave nothing of this topic queued (an EOF carries no topic name).
+            let _ = consumer.unassign();
+            while consumer.poll(Duration::ZERO).is_some() {}
             for (p, (req, mut res, done)) in state {
                 if !done && req.count {
                     res.records = None;
@@ -320,7 +352,6 @@ impl OffsetClient {
                 }
             }
         }
-        let _ = consumer.unassign();
         Ok(out)
     }
 }

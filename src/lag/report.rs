@@ -142,9 +142,15 @@ pub struct LagState {
     pub settings: CollectorSettings,
     tracker: StatusTracker,
     history: HashMap<Tp, EndHistory>,
-    probes: HashMap<(Isolation, Tp), Probe>,
-    timestamps: HashMap<(Isolation, Tp), (i64, i64)>,
+    /// Record counts of `[from, to)` ranges, by (isolation, partition, from).
+    probes: HashMap<ReadKey, Probe>,
+    /// Timestamp of the first record at or after `from`, by the same key.
+    timestamps: HashMap<ReadKey, i64>,
 }
+
+/// Reads are cached by isolation level, partition and start offset, so groups
+/// at different positions of one partition each keep their own answer.
+type ReadKey = (Isolation, Tp, i64);
 
 fn tp_of(p: &PartitionOffsets) -> Tp {
     (p.topic.clone(), p.partition)
@@ -194,12 +200,12 @@ impl LagState {
         self.history.retain(|tp, _| seen.contains(tp));
     }
 
-    /// Record reads this cycle needs, per isolation level: exact counts for
-    /// small gaps not probed yet, first-record timestamps for lagging
-    /// partitions the end history does not cover. At most
-    /// `peek_max_partitions` in all.
+    /// Record reads this cycle needs: exact counts for small gaps not
+    /// probed yet, first-record timestamps for lagging partitions the end
+    /// history does not cover; at most `peek_max_partitions` in all. Grouped
+    /// in rounds, each holding a partition at most once (one assignment).
     pub fn peek_requests(&self, f: &Fetched) -> Vec<(Isolation, Vec<PeekRequest>)> {
-        let mut out: HashMap<Isolation, HashMap<Tp, PeekRequest>> = HashMap::new();
+        let mut wanted: HashMap<(Isolation, Tp), Vec<PeekRequest>> = HashMap::new();
         let mut budget = self.settings.peek_max_partitions;
         for g in &f.groups {
             let iso = self.isolation(&g.desc.group);
@@ -210,50 +216,51 @@ impl LagState {
                 }
                 let o = &p.offsets;
                 let tp = tp_of(o);
-                let key = (iso, tp.clone());
-                let range = model::probe_range(o, iso, self.settings.probe_max_gap);
-                let need_count = range.is_some_and(|(from, to)| {
-                    self.probes
-                        .get(&key)
-                        .map_or(true, |p| p.from != from || p.to != to)
-                });
-                let lag = model::partition_lag(o, iso, None);
                 let from = next_offset(o);
+                let key: ReadKey = (iso, tp.clone(), from);
+                let range = model::probe_range(o, iso, self.settings.probe_max_gap);
+                let need_count =
+                    range.is_some_and(|(_, to)| self.probes.get(&key).map_or(true, |p| p.to != to));
+                let lag = model::partition_lag(o, iso, None);
                 let need_ts = lag.records.is_some_and(|l| l > 0)
                     && self
                         .history
                         .get(&tp)
                         .and_then(|h| h.appended_at(from))
                         .is_none()
-                    && self
-                        .timestamps
-                        .get(&key)
-                        .map_or(true, |(at, _)| *at != from);
+                    && !self.timestamps.contains_key(&key);
                 if !(need_count || need_ts) {
                     continue;
                 }
-                let (from, to) = range.unwrap_or((from, lag.end_used.unwrap_or(from)));
-                let m = out.entry(iso).or_default();
-                let req = PeekRequest {
-                    tp: tp.clone(),
-                    from,
-                    to,
-                    count: need_count,
-                };
-                // Two groups on one partition: keep one read, counting if either needs it.
-                match m.get_mut(&tp) {
-                    Some(r) if r.from == from && r.to == to => r.count |= need_count,
-                    Some(_) => {}
+                let to = range.map_or(lag.end_used.unwrap_or(from), |r| r.1);
+                let list = wanted.entry((iso, tp.clone())).or_default();
+                match list.iter_mut().find(|r| r.from == from) {
+                    Some(r) => {
+                        r.count |= need_count;
+                        r.to = r.to.max(to);
+                    }
                     None => {
-                        m.insert(tp, req);
+                        list.push(PeekRequest {
+                            tp,
+                            from,
+                            to,
+                            count: need_count,
+                        });
                         budget -= 1;
                     }
                 }
             }
         }
-        out.into_iter()
-            .map(|(iso, m)| (iso, m.into_values().collect()))
-            .collect()
+        let mut rounds: Vec<(Isolation, Vec<PeekRequest>)> = Vec::new();
+        for ((iso, _), list) in wanted {
+            for (i, r) in list.into_iter().enumerate() {
+                match rounds.iter_mut().filter(|(ri, _)| *ri == iso).nth(i) {
+                    Some((_, v)) => v.push(r),
+                    None => rounds.push((iso, vec![r])),
+                }
+            }
+        }
+        rounds
     }
 
     /// Keep what the record reads found.
@@ -267,7 +274,7 @@ impl LagState {
             let Some(res) = found.get(&r.tp) else {
                 continue;
             };
-            let key = (iso, r.tp.clone());
+            let key: ReadKey = (iso, r.tp.clone(), r.from);
             if let (true, Some(n)) = (r.count, res.records) {
                 self.probes.insert(
                     key.clone(),
@@ -279,7 +286,7 @@ impl LagState {
                 );
             }
             if let Some((_, ts)) = res.first {
-                self.timestamps.insert(key, (r.from, ts));
+                self.timestamps.insert(key, ts);
             }
         }
     }
@@ -289,6 +296,7 @@ impl LagState {
         let now = f.taken_at_ms;
         let mut groups = Vec::with_capacity(f.groups.len());
         let mut seen: HashSet<PartitionKey> = HashSet::new();
+        let mut live: HashSet<ReadKey> = HashSet::new();
         for g in f.groups {
             let iso = self.isolation(&g.desc.group);
             let desc = g.desc;
@@ -316,14 +324,10 @@ impl LagState {
                     for p in parts {
                         let o = p.offsets;
                         let tp = tp_of(&o);
-                        let key = (iso, tp);
-                        let lag = model::partition_lag(&o, iso, self.probes.get(&key));
                         let from = next_offset(&o);
-                        let ts = self
-                            .timestamps
-                            .get(&key)
-                            .filter(|(at, _)| *at == from)
-                            .map(|(_, t)| *t);
+                        let key: ReadKey = (iso, tp, from);
+                        let lag = model::partition_lag(&o, iso, self.probes.get(&key));
+                        let ts = self.timestamps.get(&key).copied();
                         let secs = seconds::lag_seconds(
                             lag.records,
                             from,
@@ -331,6 +335,7 @@ impl LagState {
                             self.history.get(&key.1),
                             ts,
                         );
+                        live.insert(key);
                         let pkey: PartitionKey = (out.group.clone(), o.topic.clone(), o.partition);
                         let (status, trend) = self.tracker.observe(
                             &pkey,
@@ -383,16 +388,149 @@ impl LagState {
             groups.push(out);
         }
         self.tracker.retain(&seen);
-        let live: HashSet<(Isolation, Tp)> = groups
-            .iter()
-            .flat_map(|g| {
-                g.partitions
-                    .iter()
-                    .map(move |p| (g.isolation, (p.topic.clone(), p.partition)))
-            })
-            .collect();
         self.probes.retain(|k, _| live.contains(k));
         self.timestamps.retain(|k, _| live.contains(k));
         groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn group(name: &str, parts: &[(i64, i64, bool)]) -> FetchedGroup {
+        // (committed, end, owned) on partitions 0.. of topic "t".
+        FetchedGroup {
+            desc: GroupDescription {
+                group: name.into(),
+                state: "Stable".into(),
+                protocol_type: "consumer".into(),
+                protocol: "range".into(),
+                members: vec![MemberDescription {
+                    member_id: "m-1".into(),
+                    client_id: "c".into(),
+                    host: "/127.0.0.1".into(),
+                    assignment: vec![],
+                }],
+            },
+            partitions: Ok(parts
+                .iter()
+                .enumerate()
+                .map(|(i, &(c, e, owned))| FetchedPartition {
+                    offsets: PartitionOffsets {
+                        topic: "t".into(),
+                        partition: i as i32,
+                        committed: Some(c),
+                        start: Some(0),
+                        end: Some(e),
+                        stable: Some(e),
+                    },
+                    owner: owned.then_some(0),
+                })
+                .collect()),
+        }
+    }
+
+    fn fetched(at: i64, groups: Vec<FetchedGroup>) -> Fetched {
+        Fetched {
+            taken_at_ms: at,
+            groups,
+            missing: vec![],
+        }
+    }
+
+    #[test]
+    fn two_groups_on_one_partition_get_separate_reads() {
+        let s = LagState::new(CollectorSettings::default());
+        let f = fetched(
+            0,
+            vec![group("a", &[(10, 11, true)]), group("b", &[(5, 11, true)])],
+        );
+        let rounds = s.peek_requests(&f);
+        assert_eq!(rounds.len(), 2, "{rounds:?}");
+        assert!(rounds.iter().all(|(_, r)| r.len() == 1));
+        let froms: BTreeSet<i64> = rounds.iter().map(|(_, r)| r[0].from).collect();
+        assert_eq!(froms, BTreeSet::from([5, 10]));
+    }
+
+    #[test]
+    fn probe_results_apply_to_their_own_group_and_are_cached() {
+        let mut s = LagState::new(CollectorSettings::default());
+        let f = fetched(
+            0,
+            vec![group("a", &[(10, 11, true)]), group("b", &[(5, 11, true)])],
+        );
+        for (iso, reqs) in s.peek_requests(&f) {
+            let mut found = HashMap::new();
+            for r in &reqs {
+                // Offset 10 is a transaction marker: a holds 0 records, b 5.
+                let records = if r.from == 10 { 0 } else { 5 };
+                found.insert(
+                    r.tp.clone(),
+                    PeekResult {
+                        first: Some((r.from, 1_000)),
+                        records: Some(records),
+                    },
+                );
+            }
+            s.absorb(iso, &reqs, &found);
+        }
+        assert!(s.peek_requests(&f).is_empty(), "cached");
+        let out = s.compute(f);
+        assert_eq!(out[0].partitions[0].lag, Some(0));
+        assert!(out[0].partitions[0].probed);
+        assert_eq!(out[0].partitions[0].offset_lag, Some(1));
+        // b: 6 offsets to go, of which 5 records (the marker at 10 is not one).
+        assert_eq!(out[1].partitions[0].lag, Some(5));
+        assert_eq!(out[1].partitions[0].offset_lag, Some(6));
+        assert_eq!(
+            out[1].partitions[0].lag_seconds,
+            Some(0.0 - 1.0).map(|_| 0.0)
+        );
+        assert_eq!(out[0].partitions[0].consumer_id.as_deref(), Some("m-1"));
+    }
+
+    #[test]
+    fn budget_limits_reads() {
+        let s = LagState::new(CollectorSettings {
+            peek_max_partitions: 1,
+            ..CollectorSettings::default()
+        });
+        let f = fetched(0, vec![group("a", &[(1, 100, true), (1, 100, true)])]);
+        let n: usize = s.peek_requests(&f).iter().map(|(_, r)| r.len()).sum();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn status_and_sums_over_cycles() {
+        let mut s = LagState::new(CollectorSettings {
+            window: 3,
+            ..CollectorSettings::default()
+        });
+        let mut last = Vec::new();
+        for i in 0..3 {
+            // Partition 0 stuck with a live owner, partition 1 caught up.
+            let f = fetched(
+                i * 1000,
+                vec![group("a", &[(10, 50 + i, true), (7, 7, true)])],
+            );
+            last = s.compute(f);
+        }
+        let g = &last[0];
+        assert_eq!(g.partitions[0].status, Status::Stall);
+        assert_eq!(g.partitions[1].status, Status::Ok);
+        assert_eq!(g.status, Status::Stall);
+        assert_eq!(g.lag, Some(42));
+        // End history: records 50.. were appended during the cycles.
+        assert!(
+            g.partitions[0].lag_seconds.is_none(),
+            "offset 10 predates the history"
+        );
+        let t = g.trend.records_per_second.unwrap();
+        assert!((t - 1.0).abs() < 1e-9, "{t}");
+        // A group that vanishes leaves nothing behind.
+        s.compute(fetched(5000, vec![]));
+        assert!(s.tracker.is_empty());
     }
 }
