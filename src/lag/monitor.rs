@@ -52,7 +52,18 @@ fn now_ms() -> i64 {
 pub struct Collector {
     client: OffsetClient,
     state: LagState,
+    /// Per group: topics it committed on or was assigned, and cycles since
+    /// its committed offsets were last asked for on every topic.
+    known: Mutex<HashMap<String, (BTreeSet<String>, u32)>>,
 }
+
+/// A group's committed offsets are asked for on every topic of the cluster
+/// this often (in cycles), and in between only on the topics where it had
+/// offsets or members: OffsetFetch through librdkafka needs the partitions
+/// listed, and listing every partition for every group each cycle would cost
+/// groups x cluster partitions. A group that starts committing on a topic it
+/// is not assigned (manual assignment) shows up within this many cycles.
+pub const FULL_SCAN_EVERY: u32 = 10;
 
 impl Collector {
     pub fn new(
@@ -63,6 +74,7 @@ impl Collector {
         Ok(Collector {
             client: OffsetClient::new(config, timeout)?,
             state: LagState::new(settings),
+            known: Mutex::new(HashMap::new()),
         })
     }
 
@@ -97,16 +109,38 @@ impl Collector {
                 _ => missing.push(name.clone()),
             }
         }
-        // Committed offsets, asked for every partition of every topic (a
-        // group without members has no assignment to say which).
-        let all_tps: Vec<Tp> = topics
-            .iter()
-            .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
-            .collect();
+        // Committed offsets: on the group's known and assigned topics, or on
+        // every topic for a new group and every FULL_SCAN_EVERY cycles.
+        let tps_of = |names: &mut dyn Iterator<Item = &String>| -> Vec<Tp> {
+            names
+                .filter_map(|t| topics.get_key_value(t))
+                .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+                .collect()
+        };
+        let mut known = self.known.lock().map_err(|_| LagError::Poisoned)?;
+        known.retain(|g, _| described.contains_key(g));
+        let mut full: BTreeSet<String> = BTreeSet::new();
         let asks: Vec<(String, Vec<Tp>)> = described
-            .keys()
-            .map(|g| (g.clone(), all_tps.clone()))
+            .values()
+            .map(|d| {
+                let assigned = d
+                    .members
+                    .iter()
+                    .flat_map(|m| m.assignment.iter().map(|tp| &tp.0));
+                let tps = match known.get(&d.group) {
+                    Some((k, age)) if *age < FULL_SCAN_EVERY && !k.is_empty() => {
+                        let names: BTreeSet<&String> = k.iter().chain(assigned).collect();
+                        tps_of(&mut names.into_iter())
+                    }
+                    _ => {
+                        full.insert(d.group.clone());
+                        tps_of(&mut topics.keys())
+                    }
+                };
+                (d.group.clone(), tps)
+            })
             .collect();
+        drop(known);
         let committed = self.client.committed_many(&asks);
         // The partitions of each group: committed ones and assigned ones.
         let mut groups = Vec::with_capacity(committed.len());
@@ -140,6 +174,14 @@ impl Collector {
                         }
                     }
                     wanted.extend(parts.keys().cloned());
+                    if let Ok(mut known) = self.known.lock() {
+                        let age = match known.get(&g) {
+                            Some((_, age)) if !full.contains(&g) => age + 1,
+                            _ => 0,
+                        };
+                        let names = parts.keys().map(|tp| tp.0.clone()).collect();
+                        known.insert(g.clone(), (names, age));
+                    }
                     Ok(parts.into_values().collect::<Vec<_>>())
                 }
             };
