@@ -2,15 +2,20 @@
 //! both Kafka lines, the Kafka Streams demo app and the MBean capture tool.
 mod common;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::lab::{self, Broker, KafkaLine};
+use serde_json::Value;
+
+use common::lab::{self, AppOptions, Broker, KafkaLine, OnFailure, StreamsApp};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::Message;
 
 const T: Duration = Duration::from_secs(30);
+/// Time for an app JVM to reach RUNNING or a state change; generous, the CI machine is small.
+const APP_T: Duration = Duration::from_secs(120);
 
 fn transactional_producer(broker: &Broker, txn_id: &str) -> BaseProducer {
     let p: BaseProducer = ClientConfig::new()
@@ -180,4 +185,353 @@ fn broker_4_restart_keeps_data() {
 #[test]
 fn broker_3_9_restart_keeps_data() {
     restart_keeps_data(KafkaLine::V3_9);
+}
+
+// ---------------------------------------------------------------------------------------
+// The demo app and its MBeans
+
+/// The kind of a bean: `<domain>:type=<type>` plus its sorted tag keys (values vary per run),
+/// as tests/fixtures/analyze.py computes it.
+fn kind(name: &str) -> String {
+    let (domain, props) = name.split_once(':').expect("an ObjectName has a domain");
+    let mut tags = Vec::new();
+    let mut typ = "";
+    let mut start = 0;
+    let mut quoted = false;
+    let mut parts = Vec::new();
+    for (i, c) in props.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&props[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&props[start..]);
+    for p in parts {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        if k == "type" {
+            typ = v;
+        } else {
+            tags.push(k);
+        }
+    }
+    tags.sort_unstable();
+    let mut k = format!("{domain}:type={typ}");
+    for t in tags {
+        k.push(',');
+        k.push_str(t);
+    }
+    k
+}
+
+fn beans(capture: &Value) -> &Vec<Value> {
+    capture["beans"].as_array().expect("beans array")
+}
+
+fn kinds(capture: &Value) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for b in beans(capture) {
+        *m.entry(kind(b["name"].as_str().expect("bean name")))
+            .or_insert(0) += 1;
+    }
+    m
+}
+
+/// The numeric values of `attr` over the beans whose name contains every one of `parts`.
+fn numbers(capture: &Value, parts: &[&str], attr: &str) -> Vec<f64> {
+    beans(capture)
+        .iter()
+        .filter(|b| {
+            let n = b["name"].as_str().unwrap_or("");
+            parts.iter().all(|p| n.contains(p))
+        })
+        .filter_map(|b| b["attributes"][attr]["value"].as_f64())
+        .collect()
+}
+
+/// Bean kinds the demo app registers at every recording level under both Kafka lines
+/// (measured: tests/fixtures/README.md).
+const INFO_KINDS: &[&str] = &[
+    "kafka.streams:type=stream-metrics,client-id",
+    "kafka.streams:type=stream-thread-metrics,thread-id",
+    "kafka.streams:type=stream-task-metrics,task-id,thread-id",
+    "kafka.streams:type=stream-processor-node-metrics,processor-node-id,task-id,thread-id",
+    "kafka.streams:type=stream-topic-metrics,processor-node-id,task-id,thread-id,topic",
+    "kafka.streams:type=stream-state-metrics,rocksdb-state-id,task-id,thread-id",
+    "kafka.streams:type=stream-state-metrics,rocksdb-window-state-id,task-id,thread-id",
+    "kafka.streams:type=stream-state-metrics,in-memory-state-id,task-id,thread-id",
+    "kafka.streams:type=stream-state-metrics,in-memory-suppression-state-id,task-id,thread-id",
+    "kafka.consumer:type=consumer-fetch-manager-metrics,client-id",
+    "kafka.consumer:type=consumer-fetch-manager-metrics,client-id,partition,topic",
+    "kafka.consumer:type=consumer-coordinator-metrics,client-id",
+    "kafka.producer:type=producer-metrics,client-id",
+    "kafka.producer:type=producer-topic-metrics,client-id,topic",
+    "kafka.admin.client:type=admin-client-metrics,client-id",
+];
+
+fn assert_kinds(capture: &Value, expected: &[&str], context: &str) {
+    let have = kinds(capture);
+    let missing: Vec<&&str> = expected
+        .iter()
+        .filter(|k| !have.contains_key(**k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{context}: bean kinds missing: {missing:?}\nfound: {:#?}",
+        have.keys()
+            .filter(|k| k.starts_with("kafka."))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// The app reaches RUNNING, processes records, and its MBeans (captured by pid, no JMX flags)
+/// cover the metric groups its recording level records.
+fn app_runs(line: KafkaLine, eos: bool, level: &str) {
+    let broker = Broker::shared(line);
+    let app = StreamsApp::start(
+        broker,
+        AppOptions {
+            eos,
+            recording_level: level.to_owned(),
+            ..AppOptions::default()
+        },
+    );
+    app.wait_for_state("RUNNING", APP_T);
+    let threads = app.wait_for_line("THREADS ", T);
+    assert_eq!(
+        threads.matches("-StreamThread-").count(),
+        2,
+        "two stream threads: {threads}"
+    );
+    app.wait_processed(200, APP_T);
+    let capture = app.capture(&[]);
+    let context = format!("Kafka {line} {level} eos={eos}");
+    assert_eq!(
+        capture["source"]["kafka_version"].as_str(),
+        Some(line.version().as_str()),
+        "{context}"
+    );
+    let mut expected = INFO_KINDS.to_vec();
+    if line == KafkaLine::V4 {
+        // The state updater (restoration off the stream threads) is on by default in 4.x.
+        expected.push("kafka.streams:type=stream-state-updater-metrics,thread-id");
+    }
+    if level != "INFO" {
+        expected.push(
+            "kafka.streams:type=stream-record-cache-metrics,record-cache-id,task-id,thread-id",
+        );
+    }
+    assert_kinds(&capture, &expected, &context);
+
+    // Values, not just names: the client state, thread counts, records processed.
+    let state = beans(&capture)
+        .iter()
+        .find(|b| {
+            kind(b["name"].as_str().unwrap_or("")) == "kafka.streams:type=stream-metrics,client-id"
+        })
+        .map(|b| b["attributes"]["state"].clone())
+        .expect("a stream-metrics bean with state");
+    assert_eq!(state["value"], "RUNNING", "{context}: {state}");
+    // 3.9 registers the KafkaStreams.State enum object itself; 4.x registers its name.
+    match line {
+        KafkaLine::V3_9 => {
+            assert_eq!(state["enum"], true, "{context}: {state}");
+            assert_eq!(
+                state["type"], "org.apache.kafka.streams.KafkaStreams$State",
+                "{context}"
+            );
+        }
+        KafkaLine::V4 => assert_eq!(state["type"], "java.lang.String", "{context}: {state}"),
+    }
+    assert_eq!(
+        numbers(&capture, &["type=stream-metrics"], "alive-stream-threads"),
+        [2.0],
+        "{context}"
+    );
+    let processed: f64 = numbers(&capture, &["type=stream-thread-metrics"], "process-total")
+        .iter()
+        .sum();
+    assert!(processed > 0.0, "{context}: process-total {processed}");
+    let txn = numbers(
+        &capture,
+        &["kafka.producer:type=producer-metrics", "StreamThread"],
+        "txn-commit-time-ns-total",
+    );
+    if eos {
+        assert!(
+            txn.iter().any(|v| *v > 0.0),
+            "{context}: stream thread producers commit transactions: {txn:?}"
+        );
+    } else {
+        assert!(
+            txn.iter().all(|v| *v == 0.0),
+            "{context}: no transactions: {txn:?}"
+        );
+    }
+}
+
+#[test]
+fn app_4_at_least_once_debug() {
+    app_runs(KafkaLine::V4, false, "DEBUG");
+}
+
+#[test]
+fn app_4_exactly_once_info() {
+    app_runs(KafkaLine::V4, true, "INFO");
+}
+
+#[test]
+fn app_3_9_at_least_once_debug() {
+    app_runs(KafkaLine::V3_9, false, "DEBUG");
+}
+
+#[test]
+fn app_3_9_exactly_once_info() {
+    app_runs(KafkaLine::V3_9, true, "INFO");
+}
+
+fn stream_metric(app: &StreamsApp, attr: &str) -> Vec<f64> {
+    let c = app.capture(&["kafka.streams:type=stream-metrics,*"]);
+    numbers(&c, &["type=stream-metrics"], attr)
+}
+
+/// A processor throws after N records; REPLACE_THREAD starts StreamThread-3 in its place.
+fn thread_failure_replaced(line: KafkaLine) {
+    let broker = Broker::shared(line);
+    let app = StreamsApp::start(
+        broker,
+        AppOptions {
+            fail_after: Some(100),
+            on_failure: OnFailure::ReplaceThread,
+            ..AppOptions::default()
+        },
+    );
+    let failed = app.wait_for_line("THREAD-FAILED ", APP_T);
+    assert!(failed.contains("scripted failure"), "{failed}");
+    let threads = app.wait_for_nth_line("THREADS ", 2, APP_T);
+    assert!(
+        threads.contains("-StreamThread-3"),
+        "a new StreamThread-3 after the failure: {threads}"
+    );
+    let failed_threads = lab::wait_until("failed-stream-threads = 1", T, || {
+        let v = stream_metric(&app, "failed-stream-threads");
+        (v == [1.0]).then_some(v)
+    });
+    assert_eq!(failed_threads, [1.0]);
+    assert_eq!(stream_metric(&app, "alive-stream-threads"), [2.0]);
+    let c = app.capture(&["kafka.streams:type=stream-thread-metrics,*"]);
+    assert!(
+        beans(&c).iter().any(|b| b["name"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("-StreamThread-3")),
+        "thread metrics of StreamThread-3"
+    );
+}
+
+#[test]
+fn app_4_thread_failure_replace_thread() {
+    thread_failure_replaced(KafkaLine::V4);
+}
+
+#[test]
+fn app_3_9_thread_failure_replace_thread() {
+    thread_failure_replaced(KafkaLine::V3_9);
+}
+
+/// SHUTDOWN_CLIENT: the client goes PENDING_ERROR -> ERROR and stays there (the JVM lives on).
+#[test]
+fn app_4_thread_failure_shutdown_client() {
+    let broker = Broker::shared(KafkaLine::V4);
+    let app = StreamsApp::start(
+        broker,
+        AppOptions {
+            fail_after: Some(100),
+            on_failure: OnFailure::ShutdownClient,
+            threads: 1,
+            ..AppOptions::default()
+        },
+    );
+    app.wait_for_line("THREAD-FAILED ", APP_T);
+    app.wait_for_state("PENDING_ERROR", APP_T);
+    app.wait_for_state("ERROR", APP_T);
+    assert!(app.is_running(), "the JVM outlives its KafkaStreams client");
+    assert!(
+        !app.run_log().contains("STATE RUNNING PENDING_ERROR"),
+        "no recovery expected"
+    );
+}
+
+/// Sums LAG over the partitions of `topic` in kafka-consumer-groups --describe output.
+fn group_lag(broker: &Broker, group: &str, topic: &str) -> Option<u64> {
+    let out = lab::kafka_tool(
+        broker.line(),
+        "consumer-groups",
+        &[
+            "--bootstrap-server",
+            broker.bootstrap(),
+            "--describe",
+            "--group",
+            group,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lags: Vec<Option<u64>> = text
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1) == Some(topic))
+        .map(|l| l.split_whitespace().nth(5).and_then(|v| v.parse().ok()))
+        .collect();
+    if lags.is_empty() || lags.iter().any(Option::is_none) {
+        return None;
+    }
+    Some(lags.into_iter().flatten().sum())
+}
+
+/// Pausing makes the group's lag grow (as kafka-consumer-groups sees it) and resuming
+/// drains it; a restart with wiped state restores the stores from their changelogs.
+#[test]
+fn app_4_pause_resume_and_restore_after_wipe() {
+    let broker = Broker::shared(KafkaLine::V4);
+    let mut app = StreamsApp::start(
+        broker,
+        AppOptions {
+            threads: 1,
+            rate: 100.0,
+            ..AppOptions::default()
+        },
+    );
+    app.wait_for_state("RUNNING", APP_T);
+    app.wait_processed(300, APP_T);
+    let purchases = app.topic("purchases");
+    let group = app.app_id().to_owned();
+    lab::wait_until("committed offsets on the purchases topic", T, || {
+        group_lag(broker, &group, &purchases)
+    });
+
+    app.pause();
+    let lag = lab::wait_until("lag > 100 while paused", T, || {
+        group_lag(broker, &group, &purchases).filter(|l| *l > 100)
+    });
+    app.resume();
+    lab::wait_until(&format!("lag below {lag} after resume"), T, || {
+        group_lag(broker, &group, &purchases).filter(|l| *l < lag / 2)
+    });
+
+    app.restart(true);
+    app.wait_for_line("STATE-WIPED", APP_T);
+    app.wait_for_state("RUNNING", APP_T);
+    let restored: u64 = app
+        .run_log()
+        .lines()
+        .filter(|l| l.starts_with("RESTORE-END store=department-totals "))
+        .filter_map(|l| l.rsplit("records=").next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        restored > 0,
+        "department-totals restored from its changelog:\n{}",
+        app.run_log()
+    );
 }

@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// JVM flags for every lab JVM (same as `LAB_JVM_FLAGS` in scripts/kafka-lab): C1 only, serial
@@ -546,4 +546,380 @@ pub fn create_topic(broker: &Broker, topic: &str, partitions: u32) {
             "1",
         ],
     );
+}
+
+/// What a thread failure does in the demo app (its StreamsUncaughtExceptionHandler).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnFailure {
+    ReplaceThread,
+    ShutdownClient,
+}
+
+/// Options of the demo app (`ksbridge.lab.ZMartApp` flags).
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    /// application.id (also the consumer group and the prefix of its topics); default unique.
+    pub app_id: String,
+    pub threads: u32,
+    /// INFO, DEBUG or TRACE.
+    pub recording_level: String,
+    /// exactly_once_v2 instead of at_least_once.
+    pub eos: bool,
+    /// The Kafka line of the app's classpath; default: the broker's.
+    pub line: Option<KafkaLine>,
+    /// A processor throws (once) after this many records.
+    pub fail_after: Option<u64>,
+    pub on_failure: OnFailure,
+    /// Records per second the generator produces (purchases and stock transactions).
+    pub rate: f64,
+    /// `KafkaStreams.cleanUp()` before start, so stores restore from their changelogs.
+    pub wipe_state: bool,
+    /// State directory; default a fresh one under `lab_dir()`, kept across restarts.
+    pub state_dir: Option<PathBuf>,
+    /// commit.interval.ms; default 1000 (Kafka's default is 30000 at-least-once).
+    pub commit_interval_ms: Option<u64>,
+    /// Run the generator in the app's JVM (default true).
+    pub generator: bool,
+    /// Start with processing paused.
+    pub start_paused: bool,
+    /// Partitions of the input topics (default 2).
+    pub partitions: u32,
+    /// Prefix of the app's topics; default "<app_id>-".
+    pub topic_prefix: Option<String>,
+    /// Extra Kafka Streams properties (`--set key=value`).
+    pub extra: Vec<(String, String)>,
+    /// Extra JVM flags.
+    pub jvm_args: Vec<String>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            app_id: unique("zmart"),
+            threads: 2,
+            recording_level: "INFO".to_owned(),
+            eos: false,
+            line: None,
+            fail_after: None,
+            on_failure: OnFailure::ReplaceThread,
+            rate: 50.0,
+            wipe_state: false,
+            state_dir: None,
+            commit_interval_ms: Some(1000),
+            generator: true,
+            start_paused: false,
+            partitions: 2,
+            topic_prefix: None,
+            extra: Vec::new(),
+            jvm_args: Vec::new(),
+        }
+    }
+}
+
+impl AppOptions {
+    fn args(&self, bootstrap: &str, state_dir: &Path, wipe_state: bool) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "--bootstrap".into(),
+            bootstrap.into(),
+            "--app-id".into(),
+            self.app_id.clone(),
+            "--threads".into(),
+            self.threads.to_string(),
+            "--recording-level".into(),
+            self.recording_level.clone(),
+            "--guarantee".into(),
+            if self.eos {
+                "exactly_once_v2"
+            } else {
+                "at_least_once"
+            }
+            .into(),
+            "--rate".into(),
+            self.rate.to_string(),
+            "--state-dir".into(),
+            state_dir.display().to_string(),
+            "--on-failure".into(),
+            match self.on_failure {
+                OnFailure::ReplaceThread => "replace-thread",
+                OnFailure::ShutdownClient => "shutdown-client",
+            }
+            .into(),
+            "--partitions".into(),
+            self.partitions.to_string(),
+        ];
+        if let Some(n) = self.fail_after {
+            a.extend(["--fail-after".into(), n.to_string()]);
+        }
+        if let Some(ms) = self.commit_interval_ms {
+            a.extend(["--commit-interval-ms".into(), ms.to_string()]);
+        }
+        if let Some(p) = &self.topic_prefix {
+            a.extend(["--topic-prefix".into(), p.clone()]);
+        }
+        if wipe_state {
+            a.push("--wipe-state".into());
+        }
+        if !self.generator {
+            a.push("--no-generator".into());
+        }
+        if self.start_paused {
+            a.push("--paused".into());
+        }
+        for (k, v) in &self.extra {
+            a.extend(["--set".into(), format!("{k}={v}")]);
+        }
+        a
+    }
+}
+
+/// The Kafka Streams demo app (ZMart) in its own JVM, with no JMX flags (found by pid).
+/// Its stdout (state transitions, thread failures, restores) is kept in a file; Drop kills
+/// the JVM and deletes its state directory.
+pub struct StreamsApp {
+    line: KafkaLine,
+    bootstrap: String,
+    opts: AppOptions,
+    dir: PathBuf,
+    state_dir: PathBuf,
+    out: PathBuf,
+    /// Byte offset in `out` where the current run's output starts.
+    run_start: usize,
+    jvm: Mutex<Option<Jvm>>,
+}
+
+impl StreamsApp {
+    /// Starts the app against `broker` (it creates its topics and starts its generator).
+    pub fn start(broker: &Broker, opts: AppOptions) -> StreamsApp {
+        let line = opts.line.unwrap_or(broker.line());
+        let dir = fresh_dir(&format!("app-{}", opts.app_id));
+        let state_dir = opts.state_dir.clone().unwrap_or_else(|| dir.join("state"));
+        let mut app = StreamsApp {
+            line,
+            bootstrap: broker.bootstrap().to_owned(),
+            out: dir.join("app.out"),
+            dir,
+            state_dir,
+            opts,
+            run_start: 0,
+            jvm: Mutex::new(None),
+        };
+        let wipe = app.opts.wipe_state;
+        app.launch(wipe);
+        app
+    }
+
+    fn launch(&mut self, wipe_state: bool) {
+        self.run_start = fs::metadata(&self.out)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
+        let mut jvm_args = vec!["-Xmx384m".to_owned()];
+        jvm_args.extend(self.opts.jvm_args.iter().cloned());
+        let jvm = Jvm::spawn(
+            self.line,
+            &jvm_args,
+            "ksbridge.lab.ZMartApp",
+            &self.opts.args(&self.bootstrap, &self.state_dir, wipe_state),
+            &self.out,
+            &self.dir.join("app.log"),
+        );
+        *self.jvm.lock().unwrap_or_else(|e| e.into_inner()) = Some(jvm);
+    }
+
+    fn with_jvm<T>(&self, f: impl FnOnce(&mut Jvm) -> T) -> T {
+        let mut guard = self.jvm.lock().unwrap_or_else(|e| e.into_inner());
+        f(guard.as_mut().expect("the app is not running"))
+    }
+
+    /// The app JVM's pid (the same JVM `ksbridge jvms` lists).
+    pub fn pid(&self) -> u32 {
+        self.with_jvm(|j| j.pid())
+    }
+
+    pub fn app_id(&self) -> &str {
+        &self.opts.app_id
+    }
+
+    pub fn options(&self) -> &AppOptions {
+        &self.opts
+    }
+
+    pub fn line(&self) -> KafkaLine {
+        self.line
+    }
+
+    /// The app's topic names: prefix + "purchases", "stock-transactions", ...
+    pub fn topic(&self, name: &str) -> String {
+        match &self.opts.topic_prefix {
+            Some(p) => format!("{p}{name}"),
+            None => format!("{}-{name}", self.opts.app_id),
+        }
+    }
+
+    /// Whether the JVM still runs.
+    pub fn is_running(&self) -> bool {
+        let mut guard = self.jvm.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_mut().is_some_and(|j| !j.exited())
+    }
+
+    /// Everything the app printed since it was first started (all runs).
+    pub fn log(&self) -> String {
+        read_lossy(&self.out)
+    }
+
+    /// What the app printed in its current run (since the last start or restart).
+    pub fn run_log(&self) -> String {
+        let all = read_lossy(&self.out);
+        all.get(self.run_start..).unwrap_or("").to_owned()
+    }
+
+    /// The Kafka client and Streams log (log4j, INFO and above) of all runs.
+    pub fn kafka_log(&self) -> String {
+        read_lossy(&self.dir.join("app.log"))
+    }
+
+    /// Waits until a line of the current run starts with `prefix`; returns that line.
+    pub fn wait_for_line(&self, prefix: &str, timeout: Duration) -> String {
+        self.wait_for_nth_line(prefix, 1, timeout)
+    }
+
+    /// Waits until `n` lines of the current run start with `prefix`; returns the n-th.
+    pub fn wait_for_nth_line(&self, prefix: &str, n: usize, timeout: Duration) -> String {
+        let what = format!(
+            "line #{n} starting with '{prefix}' from app {} (pid {})",
+            self.opts.app_id,
+            self.pid()
+        );
+        let start = Instant::now();
+        loop {
+            let log = self.run_log();
+            if let Some(l) = log.lines().filter(|l| l.starts_with(prefix)).nth(n - 1) {
+                return l.to_owned();
+            }
+            if start.elapsed() >= timeout || !self.is_running() {
+                panic!(
+                    "{} waiting for {what}; app output:\n{}\n--- kafka log (tail) ---\n{}",
+                    if self.is_running() {
+                        "timed out"
+                    } else {
+                        "app exited"
+                    },
+                    tail(&log, 60),
+                    tail(&self.kafka_log(), 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the app's KafkaStreams state listener reported `state` (RUNNING,
+    /// REBALANCING, ERROR, NOT_RUNNING, ...) in the current run.
+    pub fn wait_for_state(&self, state: &str, timeout: Duration) {
+        self.wait_for_line(&format!("STATE {state} "), timeout);
+    }
+
+    /// Stops processing (a processor after each source blocks), so lag grows.
+    pub fn pause(&self) {
+        let n = self.run_log().lines().filter(|l| *l == "PAUSED").count();
+        self.with_jvm(|j| j.command("pause"));
+        self.wait_for_nth_line("PAUSED", n + 1, Duration::from_secs(10));
+    }
+
+    /// Resumes processing.
+    pub fn resume(&self) {
+        let n = self.run_log().lines().filter(|l| *l == "RESUMED").count();
+        self.with_jvm(|j| j.command("resume"));
+        self.wait_for_nth_line("RESUMED", n + 1, Duration::from_secs(10));
+    }
+
+    /// How many input records the app's first processors have seen (all threads, this run).
+    pub fn processed(&self) -> u64 {
+        let n = self
+            .run_log()
+            .lines()
+            .filter(|l| l.starts_with("PROCESSED "))
+            .count();
+        self.with_jvm(|j| j.command("status"));
+        let line = self.wait_for_nth_line("PROCESSED ", n + 1, Duration::from_secs(10));
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line: {line}"))
+    }
+
+    /// Waits until the app has processed at least `n` input records in this run.
+    pub fn wait_processed(&self, n: u64, timeout: Duration) -> u64 {
+        wait_until(
+            &format!("app {} to process {n} records", self.opts.app_id),
+            timeout,
+            || {
+                let p = self.processed();
+                (p >= n).then_some(p)
+            },
+        )
+    }
+
+    /// Kills the JVM at once (SIGKILL): no clean shutdown, no final commit.
+    pub fn kill(&mut self) {
+        if let Some(mut j) = self.jvm.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            j.kill();
+        }
+    }
+
+    /// Stops the JVM cleanly (KafkaStreams.close through its shutdown hook).
+    pub fn stop(&mut self) {
+        if let Some(mut j) = self.jvm.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            j.stop();
+        }
+    }
+
+    /// Stops the app if it runs (cleanly) and starts it again with the same application id,
+    /// topics and state directory; `wipe_state` wipes the local state first (restore from
+    /// the changelogs). The generator keeps producing where it left off.
+    pub fn restart(&mut self, wipe_state: bool) {
+        self.stop();
+        self.launch(wipe_state);
+    }
+
+    /// Captures the app's MBeans (see `capture`).
+    pub fn capture(&self, patterns: &[&str]) -> serde_json::Value {
+        capture(self.line, self.pid(), patterns)
+    }
+}
+
+impl Drop for StreamsApp {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = fs::remove_dir_all(&self.dir);
+        if self.opts.state_dir.is_none() {
+            let _ = fs::remove_dir_all(&self.state_dir);
+        }
+    }
+}
+
+/// Dumps the MBeans of JVM `pid` (matching any of the ObjectName `patterns`; all when empty)
+/// with the lab's capture tool (`ksbridge.lab.Capture`, attach API) in the capture format.
+pub fn capture(line: KafkaLine, pid: u32, patterns: &[&str]) -> serde_json::Value {
+    let dir = fresh_dir("capture");
+    let file = dir.join("capture.json");
+    let mut cmd = Command::new(java());
+    cmd.args(JVM_FLAGS)
+        .arg("-cp")
+        .arg(classpath(line))
+        .arg("ksbridge.lab.Capture")
+        .args(["--pid", &pid.to_string(), "--out"])
+        .arg(&file)
+        .stdin(Stdio::null());
+    for p in patterns {
+        cmd.args(["--pattern", p]);
+    }
+    let out = cmd.output().expect("running ksbridge.lab.Capture");
+    assert!(
+        out.status.success(),
+        "capturing the MBeans of pid {pid} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = fs::read_to_string(&file).expect("reading the capture");
+    let _ = fs::remove_dir_all(&dir);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the capture is not JSON: {e}"))
 }
