@@ -8,8 +8,12 @@
 //! cycle (`offsets_for_times` with the special timestamps -2 earliest and -1
 //! latest; the read_committed client's "latest" is the last stable offset).
 //! OffsetFetch is one request per group (librdkafka binds a client to one
-//! `group.id`); groups are fetched in parallel on a few threads, and the
-//! clients of up to `cached_group_clients` groups are kept between cycles.
+//! `group.id`, and rdkafka's safe API has no ListConsumerGroupOffsets).
+//! Creating that client (connect, FindCoordinator) costs far more than the
+//! request, so the clients of up to 256 groups are kept between cycles
+//! (`KSBRIDGE_LAG_CACHED_GROUP_CLIENTS`; a few librdkafka threads each), and
+//! groups are fetched on 32 threads in parallel (`KSBRIDGE_LAG_PARALLELISM`):
+//! the work is latency-bound, not CPU-bound.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -80,6 +84,15 @@ fn client(base: &ClientConfig, extra: &[(&str, &str)]) -> Result<BaseConsumer, L
     c.create().map_err(|e| LagError::Client { source: e })
 }
 
+/// A tuning knob from the environment (benchmarks), or its default.
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(default)
+}
+
 impl OffsetClient {
     /// `base` carries `bootstrap.servers` and any security settings.
     pub fn new(base: ClientConfig, timeout: Duration) -> Result<Self, LagError> {
@@ -91,9 +104,9 @@ impl OffsetClient {
             uncommitted,
             committed,
             group_clients: Mutex::new(HashMap::new()),
-            cached_group_clients: 32,
+            cached_group_clients: env_usize("KSBRIDGE_LAG_CACHED_GROUP_CLIENTS", 256),
             peekers: Mutex::new(HashMap::new()),
-            parallelism: 8,
+            parallelism: env_usize("KSBRIDGE_LAG_PARALLELISM", 32),
         })
     }
 
