@@ -132,6 +132,14 @@ fn main() {
         last = Some(r);
     }
     let last = last.expect("a cycle");
+    // Cost of the cached group clients: threads and resident memory now.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for key in ["VmRSS", "Threads"] {
+        if let Some(l) = status.lines().find(|l| l.starts_with(key)) {
+            let v: String = l.split_whitespace().skip(1).collect::<Vec<_>>().join("");
+            println!("process_{key}={v}");
+        }
+    }
     assert_eq!(
         last.partitions,
         groups * partitions as usize,
