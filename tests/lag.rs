@@ -110,7 +110,7 @@ fn ksbridge(args: &[&str]) -> Output {
 /// The rows of `kafka-consumer-groups --describe --group G`, as words.
 fn tool_describe(b: &Broker, group: &str) -> Vec<Vec<String>> {
     let out = lab::kafka_tool_ok(
-        LINE,
+        b.line(),
         "consumer-groups",
         &[
             "--bootstrap-server",
@@ -161,7 +161,16 @@ fn part<'a>(r: &'a LagReport, group: &str, p: i32) -> &'a PartitionLag {
 
 #[test]
 fn plain_group_matches_kafka_consumer_groups() {
-    let b = Broker::shared(LINE);
+    plain_group_matches(KafkaLine::V4);
+}
+
+#[test]
+fn plain_group_matches_kafka_consumer_groups_3_9() {
+    plain_group_matches(KafkaLine::V3_9);
+}
+
+fn plain_group_matches(line: KafkaLine) {
+    let b = Broker::shared(line);
     let topic = lab::unique("lag-plain");
     let group = lab::unique("g-plain");
     lab::create_topic(b, &topic, 3);
@@ -221,7 +230,16 @@ fn plain_group_matches_kafka_consumer_groups() {
 
 #[test]
 fn exactly_once_caught_up_is_zero_where_the_tool_shows_one() {
-    let b = Broker::shared(LINE);
+    exactly_once_caught_up(KafkaLine::V4);
+}
+
+#[test]
+fn exactly_once_caught_up_is_zero_where_the_tool_shows_one_3_9() {
+    exactly_once_caught_up(KafkaLine::V3_9);
+}
+
+fn exactly_once_caught_up(line: KafkaLine) {
+    let b = Broker::shared(line);
     let topic = lab::unique("lag-eos");
     let group = lab::unique("g-eos");
     lab::create_topic(b, &topic, 2);
