@@ -145,7 +145,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         loop {
             let started = std::time::Instant::now();
             match cycle(&mut collector) {
-                Ok(r) => print_report(&r, args.json)?,
+                Ok(r) => {
+                    if !args.json {
+                        println!(
+                            "\n# every {:?}; window {} samples; taken at {} ms",
+                            args.interval, args.window, r.taken_at_ms
+                        );
+                    }
+                    print_report(&r, args.json)?
+                }
                 Err(code) => {
                     if !args.check {
                         // Keep watching: the brokers may come back.

@@ -265,6 +265,8 @@ impl OffsetClient {
                         ("enable.partition.eof", "true"),
                         ("max.partition.fetch.bytes", "65536"),
                         ("fetch.wait.max.ms", "50"),
+                        // librdkafka's consumer wants a group.id even for
+                        // assign(); this one never joins and never commits.
                         ("group.id", "ksbridge-lag-peek"),
                     ],
                 )?
