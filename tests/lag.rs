@@ -522,6 +522,38 @@ fn deleted_group_disappears_and_missing_groups_say_so() {
 }
 
 #[test]
+fn librdkafka_settings_pass_through() {
+    let b = Broker::shared(LINE);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        "# settings\nsocket.timeout.ms=5000\nno.such.setting=1\n",
+    )
+    .unwrap();
+    let path = file.path().display().to_string();
+    let args = [
+        "lag",
+        "--bootstrap-server",
+        b.bootstrap(),
+        "--all-groups",
+        "--command-config",
+        &path,
+    ];
+    let out = ksbridge(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no.such.setting"), "{err}");
+    // -X wins over the file; a valid set works.
+    std::fs::write(file.path(), "socket.timeout.ms=5000\n").unwrap();
+    let out = ksbridge(&[&args[..], &["-X", "client.id=ksbridge-test"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn unreachable_broker_fails_fast() {
     let port = lab::free_port();
     let addr = format!("127.0.0.1:{port}");

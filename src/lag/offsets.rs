@@ -174,6 +174,12 @@ impl OffsetClient {
 
     /// Committed offsets of many groups, fetched in parallel.
     pub fn committed_many(&self, groups: &[(String, Vec<Tp>)]) -> Vec<(String, Committed)> {
+        // Drop the kept clients of groups no longer asked for (deleted, deselected).
+        if let Ok(mut cache) = self.group_clients.lock() {
+            let asked: std::collections::HashSet<&str> =
+                groups.iter().map(|(g, _)| g.as_str()).collect();
+            cache.retain(|g, _| asked.contains(g.as_str()));
+        }
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, String, Committed)>> =
             Mutex::new(Vec::with_capacity(groups.len()));
