@@ -126,8 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..CollectorSettings::default()
     };
     let config = lag::client_config(&args.bootstrap_server, &settings);
-    let mut collector =
-        Collector::new(config, args.timeout, cs).context("cannot create the Kafka client")?;
+    let mut collector = Collector::new(config, args.timeout, cs)?;
 
     let cycle = |c: &mut Collector| -> Result<LagReport, ExitCode> {
         c.cycle(&selection).map_err(|e| {
