@@ -117,6 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let cs = CollectorSettings {
         window: args.window,
+        // One-shot answers wait for their record reads as long as for any request.
+        peek_budget: args.timeout,
         default_isolation: args.isolation,
         isolation: args
             .read_committed
