@@ -72,7 +72,8 @@ impl Collector {
         settings: CollectorSettings,
     ) -> Result<Self, LagError> {
         Ok(Collector {
-            client: OffsetClient::new(config, timeout)?,
+            client: OffsetClient::new(config, timeout)?
+                .tuned(settings.cached_group_clients, settings.parallelism),
             state: LagState::new(settings),
             known: Mutex::new(HashMap::new()),
         })

@@ -110,6 +110,21 @@ impl OffsetClient {
         })
     }
 
+    /// Override the kept-clients and parallelism defaults.
+    pub fn tuned(
+        mut self,
+        cached_group_clients: Option<usize>,
+        parallelism: Option<usize>,
+    ) -> Self {
+        if let Some(n) = cached_group_clients {
+            self.cached_group_clients = n;
+        }
+        if let Some(n) = parallelism.filter(|n| *n > 0) {
+            self.parallelism = n;
+        }
+        self
+    }
+
     pub fn timeout(&self) -> Duration {
         self.timeout
     }
