@@ -99,6 +99,8 @@ pub struct RawConfig {
     pub groups: std::collections::BTreeMap<String, bool>,
     pub kafka_bootstrap_servers: Option<String>,
     pub lag_interval: Option<String>,
+    #[serde(skip)]
+    pub per_attribute_reads: bool,
 }
 
 impl RawConfig {
@@ -130,6 +132,7 @@ impl RawConfig {
                 .kafka_bootstrap_servers
                 .or(base.kafka_bootstrap_servers),
             lag_interval: self.lag_interval.or(base.lag_interval),
+            per_attribute_reads: self.per_attribute_reads || base.per_attribute_reads,
         }
     }
 }
@@ -150,6 +153,8 @@ pub struct Config {
     pub options: Options,
     pub kafka_bootstrap_servers: Option<String>,
     pub lag_interval: Duration,
+    /// Read explicit JVM targets one attribute at a time (benchmark baseline only).
+    pub per_attribute_reads: bool,
 }
 
 impl Config {
@@ -228,6 +233,7 @@ impl Config {
             options,
             kafka_bootstrap_servers: raw.kafka_bootstrap_servers,
             lag_interval,
+            per_attribute_reads: raw.per_attribute_reads,
         })
     }
 }

@@ -303,7 +303,7 @@ pub struct ScrapeSettings {
 #[derive(Debug)]
 pub struct ScrapeResult {
     pub families: Vec<Family>,
-    /// Targets existed and every one failed this scrape (the response is a 503).
+    /// Every target failed this scrape for a reason other than being gone (the response is a 503).
     pub all_failed: bool,
 }
 
@@ -400,7 +400,15 @@ impl Scraper {
                 snapshot_age_seconds: s.as_ref().map(|(_, age)| age.as_secs_f64()),
             })
             .collect();
-        let all_failed = !targets.is_empty() && results.iter().all(|(ok, _, _)| !ok);
+        // 503 only when every target failed: a target found gone (its JVM
+        // exited) is no failure of the agent, it is reported by
+        // `ksbridge_scrape_success` 0 in a normal response.
+        let present: Vec<bool> = results
+            .iter()
+            .filter(|(_, _, e)| !matches!(e, Some(SourceError::Gone(_))))
+            .map(|(ok, _, _)| *ok)
+            .collect();
+        let all_failed = !present.is_empty() && present.iter().all(|ok| !ok);
         let options = self.settings.options.clone();
         let extras = self.extras.clone();
         let build = move || {
@@ -447,4 +455,99 @@ impl Scraper {
 pub fn families_of(snapshot: &Snapshot, target: &str, options: &Options) -> Vec<Family> {
     let ctx = Context::new(snapshot, options.rates, target);
     streams::build(snapshot, &ctx, options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A source that takes `delay` per read and counts its reads.
+    struct Slow {
+        delay: Duration,
+        reads: Arc<AtomicUsize>,
+    }
+
+    impl Source for Slow {
+        fn read(&self, _deadline: Duration) -> BoxFuture<'_, Result<ReadResult, SourceError>> {
+            Box::pin(async move {
+                self.reads.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(self.delay).await;
+                let snapshot = Snapshot::from_capture_json(
+                    r#"[{"name":"kafka.streams:type=stream-metrics,client-id=c","attributes":{"alive-stream-threads":{"type":"java.lang.Integer","value":1}}}]"#,
+                )
+                .map_err(|e| SourceError::Read(e.to_string()))?;
+                Ok(ReadResult {
+                    snapshot,
+                    problems: Vec::new(),
+                })
+            })
+        }
+    }
+
+    fn scraper(delay: Duration) -> (Arc<Scraper>, Arc<AtomicUsize>) {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let s = Arc::new(Scraper::new(
+            ScrapeSettings {
+                max_deadline: Duration::from_secs(5),
+                stale_after: Duration::from_secs(60),
+                options: Options::default(),
+            },
+            Vec::new(),
+        ));
+        s.add_target(Arc::new(Target::new(
+            "t",
+            "slow",
+            Arc::new(Slow {
+                delay,
+                reads: reads.clone(),
+            }),
+        )));
+        (s, reads)
+    }
+
+    fn value(r: &ScrapeResult, family: &str) -> Option<f64> {
+        r.families
+            .iter()
+            .find(|f| f.name == family)
+            .map(|f| f.samples[0].value)
+    }
+
+    #[tokio::test]
+    async fn concurrent_scrapes_share_one_read() {
+        let (s, reads) = scraper(Duration::from_millis(300));
+        let (a, b) = tokio::join!(s.scrape(None), s.scrape(None));
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "single flight");
+        for r in [&a, &b] {
+            assert_eq!(value(r, "ksbridge_scrape_success"), Some(1.0));
+            assert_eq!(
+                value(r, "kafka_streams_client_alive_stream_threads"),
+                Some(1.0)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missed_deadline_serves_the_last_good_snapshot() {
+        let (s, _) = scraper(Duration::from_millis(400));
+        let first = s.scrape(None).await;
+        assert_eq!(value(&first, "ksbridge_scrape_success"), Some(1.0));
+        // Prometheus's 0.3 s timeout gives a read deadline of 0.17 s: missed.
+        assert_eq!(s.deadline(Some(0.3)), Duration::from_secs_f64(0.17));
+        let t = Instant::now();
+        let second = s.scrape(Some(0.3)).await;
+        assert!(
+            t.elapsed() < Duration::from_millis(350),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(value(&second, "ksbridge_scrape_success"), Some(0.0));
+        assert_eq!(
+            value(&second, "kafka_streams_client_alive_stream_threads"),
+            Some(1.0),
+            "last good snapshot"
+        );
+        assert!(second.all_failed, "the only target failed");
+        assert_eq!(s.deadline(Some(100.0)), Duration::from_secs(5), "capped");
+    }
 }

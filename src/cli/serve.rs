@@ -72,6 +72,10 @@ pub struct Settings {
     #[arg(long = "lag.interval", value_name = "DURATION")]
     pub lag_interval: Option<String>,
 
+    /// Benchmark baseline: read explicit JVM targets with one getAttribute per attribute.
+    #[arg(long = "bench.per-attribute-reads", hide = true)]
+    pub per_attribute_reads: bool,
+
     #[command(flatten)]
     pub groups: GroupFlags,
 }
@@ -159,6 +163,7 @@ impl Settings {
             groups: self.groups.0,
             kafka_bootstrap_servers: self.kafka_bootstrap_servers,
             lag_interval: self.lag_interval,
+            per_attribute_reads: self.per_attribute_reads,
         };
         Ok(flags.over(base))
     }

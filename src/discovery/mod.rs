@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, TargetSpec};
-use crate::jvm::{Jvm, JvmError, Target as JvmTarget};
+use crate::jvm::{Jvm, JvmError, ReadMode, Target as JvmTarget};
 use crate::scrape::{Scraper, Target};
 use crate::streams;
 
@@ -75,7 +75,12 @@ pub fn start(
         scraper.add_target(Arc::new(Target::new(
             name,
             description,
-            Arc::new(JvmSource::new(jvm.clone(), target, patterns.clone())),
+            Arc::new(
+                JvmSource::new(jvm.clone(), target, patterns.clone()).with_mode(ReadMode {
+                    per_attribute: config.per_attribute_reads,
+                    requery: false,
+                }),
+            ),
         )));
     }
     let mut d = Discovery {

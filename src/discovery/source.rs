@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::jmx::wire::ReadResult;
-use crate::jvm::{ConnectionId, Jvm, JvmError, Target};
+use crate::jvm::{ConnectionId, Jvm, JvmError, ReadMode, Target};
 use crate::scrape::{BoxFuture, Source, SourceError};
 use crate::streams::Options;
 
@@ -45,6 +45,7 @@ pub struct JvmSource {
     jvm: Jvm,
     target: Target,
     patterns: Vec<String>,
+    mode: ReadMode,
     conn: tokio::sync::Mutex<Option<ConnectionId>>,
 }
 
@@ -54,8 +55,15 @@ impl JvmSource {
             jvm,
             target,
             patterns,
+            mode: ReadMode::default(),
             conn: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Reads with `mode` (the per-attribute mode is a benchmark baseline).
+    pub fn with_mode(mut self, mode: ReadMode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// Uses an already open connection (from a discovery probe).
@@ -69,6 +77,7 @@ impl JvmSource {
             jvm,
             target,
             patterns,
+            mode: ReadMode::default(),
             conn: tokio::sync::Mutex::new(Some(conn)),
         }
     }
@@ -123,7 +132,11 @@ impl Source for JvmSource {
             let left = deadline
                 .saturating_sub(start.elapsed())
                 .max(Duration::from_millis(50));
-            match self.jvm.read(id, self.patterns.clone(), left).await {
+            match self
+                .jvm
+                .read_with(id, self.patterns.clone(), left, self.mode)
+                .await
+            {
                 Ok(r) => Ok(r),
                 Err(e) => {
                     let e = self.classify(e);

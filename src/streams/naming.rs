@@ -85,6 +85,7 @@ pub fn metric_name(rules: &Rules<'_>, attribute: &str) -> Option<MetricName> {
     }
     let mut scale = 1.0;
     let mut unit = "";
+    let plural: String;
     let is_ratio = tokens.contains(&"ratio");
     let already_seconds = tokens.contains(&"seconds");
     if let Some(i) = tokens.iter().position(|t| *t == "ns") {
@@ -100,7 +101,7 @@ pub fn metric_name(rules: &Rules<'_>, attribute: &str) -> Option<MetricName> {
         && last != "rate"
         && tokens
             .iter()
-            .any(|t| matches!(*t, "latency" | "time" | "duration"))
+            .any(|t| matches!(*t, "latency" | "time" | "duration" | "lateness"))
     {
         scale = rules.time_unit.to_seconds();
         unit = "seconds";
@@ -110,6 +111,17 @@ pub fn metric_name(rules: &Rules<'_>, attribute: &str) -> Option<MetricName> {
             unit = "bytes";
         } else if rules.bytes.contains(&attribute) {
             unit = "bytes";
+        }
+    }
+    // `_count`, `_sum` and `_bucket` suffixes belong to histograms and
+    // summaries: a gauge `connection-count` becomes `connections`.
+    if kind == Kind::Gauge && unit.is_empty() && tokens.len() > 1 {
+        if let Some(&("count" | "sum" | "bucket")) = tokens.last() {
+            tokens.pop();
+            if let Some(prev) = tokens.pop() {
+                plural = format!("{prev}{}", if prev.ends_with('s') { "" } else { "s" });
+                tokens.push(&plural);
+            }
         }
     }
     // Drop a leading token that repeats the group's last word.
@@ -284,6 +296,10 @@ mod tests {
             ))
         );
         assert_eq!(n(cons, Millis, "io-waittime-total"), None);
+        assert_eq!(
+            n("kafka_streams_producer", Millis, "connection-count"),
+            Some(("kafka_streams_producer_connections".into(), Gauge, 1.0))
+        );
     }
 
     #[test]
