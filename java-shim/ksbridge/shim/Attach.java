@@ -13,11 +13,24 @@ import javax.management.remote.JMXServiceURL;
 final class Attach {
     private Attach() {}
 
+    /**
+     * The attach provider's JVM list. The JDK's jvmstat lookup behind it is not
+     * safe for concurrent first use ("Could not find MonitoredHost for scheme"),
+     * so every call goes through this one lock and an InternalError is retried once.
+     */
+    static synchronized java.util.List<com.sun.tools.attach.VirtualMachineDescriptor> list() {
+        try {
+            return com.sun.tools.attach.VirtualMachine.list();
+        } catch (InternalError e) {
+            return com.sun.tools.attach.VirtualMachine.list();
+        }
+    }
+
     /** Local JVMs, one line each: {@code pid \t user \t display name}. */
     static String listLocal() {
         StringBuilder sb = new StringBuilder();
         long self = ProcessHandle.current().pid();
-        for (com.sun.tools.attach.VirtualMachineDescriptor d : com.sun.tools.attach.VirtualMachine.list()) {
+        for (com.sun.tools.attach.VirtualMachineDescriptor d : list()) {
             long pid;
             try {
                 pid = Long.parseLong(d.id());
@@ -41,7 +54,7 @@ final class Attach {
      * the attach attempt decides.
      */
     static boolean mayBeJvm(long pid) {
-        for (com.sun.tools.attach.VirtualMachineDescriptor d : com.sun.tools.attach.VirtualMachine.list()) {
+        for (com.sun.tools.attach.VirtualMachineDescriptor d : list()) {
             if (d.id().equals(Long.toString(pid))) return true;
         }
         java.nio.file.Path maps = java.nio.file.Paths.get("/proc", Long.toString(pid), "maps");
@@ -67,7 +80,7 @@ final class Attach {
                 throw new ShimException("TARGET_GONE", target + " exited while attaching");
             }
             boolean listed = false;
-            for (com.sun.tools.attach.VirtualMachineDescriptor d : com.sun.tools.attach.VirtualMachine.list()) {
+            for (com.sun.tools.attach.VirtualMachineDescriptor d : list()) {
                 if (d.id().equals(Long.toString(pid))) listed = true;
             }
             if (!listed) {
