@@ -142,3 +142,44 @@ fn get_prints_values_and_exit_codes_tell_failures_apart() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("invalid ObjectName"));
 }
+
+#[test]
+fn a_runtime_without_jdk_attach_says_attaching_needs_a_jdk() {
+    // A real JRE-like runtime: the JDK's own jlink, without the jdk.attach module.
+    let dir = tempfile::tempdir().unwrap();
+    let jre = dir.path().join("jre");
+    let jlink = common::replay::java_bin().with_file_name("jlink");
+    let st = Command::new(jlink)
+        .args([
+            "--add-modules",
+            "java.base,java.management,java.management.rmi,java.naming,java.rmi",
+            "--output",
+        ])
+        .arg(&jre)
+        .status()
+        .expect("jlink");
+    assert!(st.success());
+    let o = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+        .args(["jvms"])
+        .env("JAVA_HOME", &jre)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("jdk.attach") && err.contains("needs a JDK"),
+        "{err}"
+    );
+    // Remote URLs need no attach API: that runtime still gets as far as connecting.
+    let o = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+        .args(["mbeans", "service:jmx:rmi:///jndi/rmi://127.0.0.1:1/jmxrmi"])
+        .env("JAVA_HOME", &jre)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot connect"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

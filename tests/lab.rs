@@ -303,7 +303,12 @@ fn app_runs(line: KafkaLine, eos: bool, level: &str) {
             ..AppOptions::default()
         },
     );
+    let started = std::time::Instant::now();
     app.wait_for_state("RUNNING", APP_T);
+    eprintln!(
+        "Kafka {line} {level} eos={eos}: app RUNNING {} ms after start",
+        started.elapsed().as_millis()
+    );
     let threads = app.wait_for_line("THREADS ", T);
     assert_eq!(
         threads.matches("-StreamThread-").count(),
@@ -465,9 +470,8 @@ fn app_3_9_thread_failure_replace_thread() {
 }
 
 /// SHUTDOWN_CLIENT: the client goes PENDING_ERROR -> ERROR and stays there (the JVM lives on).
-#[test]
-fn app_4_thread_failure_shutdown_client() {
-    let broker = Broker::shared(KafkaLine::V4);
+fn thread_failure_shuts_down(line: KafkaLine) {
+    let broker = Broker::shared(line);
     let app = StreamsApp::start(
         broker,
         AppOptions {
@@ -485,6 +489,16 @@ fn app_4_thread_failure_shutdown_client() {
         !app.run_log().contains("STATE RUNNING PENDING_ERROR"),
         "no recovery expected"
     );
+}
+
+#[test]
+fn app_4_thread_failure_shutdown_client() {
+    thread_failure_shuts_down(KafkaLine::V4);
+}
+
+#[test]
+fn app_3_9_thread_failure_shutdown_client() {
+    thread_failure_shuts_down(KafkaLine::V3_9);
 }
 
 /// Sums LAG over the partitions of `topic` in kafka-consumer-groups --describe output.

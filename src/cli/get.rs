@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use serde_json::{Map, Value as Json};
 
 use crate::jmx::ObjectName;
-use crate::jvm::Jvm;
 
-use super::target::{exit_code, runtime, TargetArgs};
+use super::target::TargetArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,30 +27,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let wanted = ObjectName::parse(&args.object_name)?;
-    let target = args.target.resolve()?;
-    let timeout = args.target.timeout();
-    let jvm = match Jvm::get() {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("ksbridge: {e}");
-            return Ok(exit_code(&e));
-        }
-    };
-    let rt = runtime()?;
-    let result = rt.block_on(async {
-        let conn = jvm.connect(target, timeout).await?;
-        let r = jvm
-            .read(conn, vec![args.object_name.clone()], timeout)
-            .await;
-        jvm.close(conn).await;
-        r
-    });
-    let result = match result {
+    let result = match args.target.read_once(vec![args.object_name.clone()])? {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("ksbridge: {e}");
-            return Ok(exit_code(&e));
-        }
+        Err(code) => return Ok(code),
     };
     let canonical = wanted.canonical();
     let Some(bean) = result

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::jmx::Snapshot;
 use crate::jvm::{Jvm, LocalJvm, Target};
 
-use super::target::{exit_code, runtime};
+use super::target::{embedded_jvm, fail, runtime};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -99,12 +99,9 @@ async fn probe(jvm: Jvm, j: LocalJvm, timeout: Duration) -> JvmRow {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let timeout = Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0));
-    let jvm = match Jvm::get() {
+    let jvm = match embedded_jvm() {
         Ok(j) => j,
-        Err(e) => {
-            eprintln!("ksbridge: {e}");
-            return Ok(exit_code(&e));
-        }
+        Err(code) => return Ok(code),
     };
     let rt = runtime()?;
     let rows = rt.block_on(async {
@@ -123,10 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let mut rows = match rows {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("ksbridge: {e}");
-            return Ok(exit_code(&e));
-        }
+        Err(e) => return Ok(fail(&e)),
     };
     rows.sort_by_key(|r| r.pid);
     let mut out = std::io::stdout().lock();

@@ -117,6 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let cs = CollectorSettings {
         window: args.window,
+        // One-shot answers wait for their record reads as long as for any request.
+        peek_budget: args.timeout,
         default_isolation: args.isolation,
         isolation: args
             .read_committed
@@ -126,8 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..CollectorSettings::default()
     };
     let config = lag::client_config(&args.bootstrap_server, &settings);
-    let mut collector =
-        Collector::new(config, args.timeout, cs).context("cannot create the Kafka client")?;
+    let mut collector = Collector::new(config, args.timeout, cs)?;
 
     let cycle = |c: &mut Collector| -> Result<LagReport, ExitCode> {
         c.cycle(&selection).map_err(|e| {
@@ -145,7 +146,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         loop {
             let started = std::time::Instant::now();
             match cycle(&mut collector) {
-                Ok(r) => print_report(&r, args.json)?,
+                Ok(r) => {
+                    if !args.json {
+                        println!(
+                            "\n# every {:?}; window {} samples; taken at {} ms",
+                            args.interval, args.window, r.taken_at_ms
+                        );
+                    }
+                    print_report(&r, args.json)?
+                }
                 Err(code) => {
                     if !args.check {
                         // Keep watching: the brokers may come back.

@@ -4,9 +4,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::jmx::Snapshot;
-use crate::jvm::Jvm;
 
-use super::target::{exit_code, runtime, TargetArgs};
+use super::target::TargetArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,28 +22,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let target = args.target.resolve()?;
-    let timeout = args.target.timeout();
-    let jvm = match Jvm::get() {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("ksbridge: {e}");
-            return Ok(exit_code(&e));
-        }
-    };
-    let rt = runtime()?;
-    let result = rt.block_on(async {
-        let conn = jvm.connect(target, timeout).await?;
-        let r = jvm.read(conn, vec![args.pattern.clone()], timeout).await;
-        jvm.close(conn).await;
-        r
-    });
-    let result = match result {
+    let result = match args.target.read_once(vec![args.pattern.clone()])? {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("ksbridge: {e}");
-            return Ok(exit_code(&e));
-        }
+        Err(code) => return Ok(code),
     };
     for p in &result.problems {
         eprintln!("ksbridge: {}: {}", p.bean, p.error);

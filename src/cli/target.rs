@@ -113,6 +113,40 @@ pub fn exit_code(e: &JvmError) -> ExitCode {
     })
 }
 
+/// The embedded JVM, or the exit code to end with after printing why not.
+pub fn embedded_jvm() -> Result<crate::jvm::Jvm, ExitCode> {
+    crate::jvm::Jvm::get().map_err(|e| fail(&e))
+}
+
+/// Prints a JVM error and returns its exit code.
+pub fn fail(e: &JvmError) -> ExitCode {
+    eprintln!("ksbridge: {e}");
+    exit_code(e)
+}
+
+impl TargetArgs {
+    /// Connects, reads the beans matching `patterns` once, and disconnects.
+    /// `Err` carries the exit code (the error is printed).
+    pub fn read_once(
+        &self,
+        patterns: Vec<String>,
+    ) -> anyhow::Result<Result<crate::jmx::wire::ReadResult, ExitCode>> {
+        let target = self.resolve()?;
+        let timeout = self.timeout();
+        let jvm = match embedded_jvm() {
+            Ok(j) => j,
+            Err(code) => return Ok(Err(code)),
+        };
+        let result = runtime()?.block_on(async {
+            let conn = jvm.connect(target, timeout).await?;
+            let r = jvm.read(conn, patterns, timeout).await;
+            jvm.close(conn).await;
+            r
+        });
+        Ok(result.map_err(|e| fail(&e)))
+    }
+}
+
 /// A current-thread runtime for the one-shot commands.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()

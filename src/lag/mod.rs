@@ -7,13 +7,15 @@ pub mod groups;
 pub mod model;
 pub mod monitor;
 pub mod offsets;
+pub mod report;
 pub mod seconds;
 pub mod status;
 
 pub use model::Isolation;
-pub use monitor::{
-    Collector, CollectorSettings, GroupLag, LagMonitor, LagReport, MonitorSnapshot, PartitionLag,
-    Selection, Timings,
+pub use monitor::{Collector, LagMonitor, MonitorSnapshot, Selection};
+pub use report::{
+    CollectorSettings, Fetched, FetchedGroup, FetchedPartition, GroupLag, LagReport, LagState,
+    PartitionLag, Timings,
 };
 pub use status::{Status, Trend};
 

@@ -11,6 +11,10 @@
 //!   `read_committed`), the counted number is the lag. A caught-up
 //!   exactly-once app therefore shows 0, where `kafka-consumer-groups` shows
 //!   a permanent 1 (the commit marker) per partition;
+//!   The monitor probes gaps of up to 16 offsets (`probe_range`), cached per
+//!   (isolation, partition, committed offset); a larger gap is counted in
+//!   offsets, overstated by at most the number of transaction markers (and,
+//!   under `read_committed`, aborted records) inside it;
 //! - no committed offset: no lag value (`None`), never 0;
 //! - a committed offset below the log start offset (retention deleted the
 //!   data) is flagged `truncated` and its lag counts from the log start.

@@ -5,20 +5,20 @@
 //! latest report with its age and error state, recovers by itself when the
 //! brokers come back, and accepts new group ids at run time.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::config::ClientConfig;
 use regex::Regex;
-use serde::Serialize;
 
-use super::groups::{describe_groups, GroupDescription, MemberDescription};
-use super::model::{self, Isolation, PartitionOffsets, Probe};
-use super::offsets::{OffsetClient, PeekRequest, Tp};
-use super::seconds::{self, EndHistory};
-use super::status::{Observation, PartitionKey, Status, StatusTracker, Trend};
+use super::groups::{describe_groups, GroupDescription};
+use super::model::{Isolation, PartitionOffsets};
+use super::offsets::{OffsetClient, Tp};
+use super::report::{
+    CollectorSettings, Fetched, FetchedGroup, FetchedPartition, LagReport, LagState, Timings,
+};
 use super::LagError;
 
 /// Which groups a cycle measures.
@@ -41,103 +41,6 @@ impl Selection {
     }
 }
 
-/// Tuning of the cycle.
-#[derive(Debug, Clone)]
-pub struct CollectorSettings {
-    /// Observations in a status window.
-    pub window: usize,
-    /// Probe (read) a partition's remaining range when its lag in offsets is
-    /// at most this, to count records instead of offsets (markers, aborted).
-    pub probe_max_gap: i64,
-    /// Time budget of the record reads of one cycle.
-    pub peek_budget: Duration,
-    /// Partitions read per cycle at most (probes and timestamps).
-    pub peek_max_partitions: usize,
-    /// Isolation of groups not listed in `isolation`.
-    pub default_isolation: Isolation,
-    pub isolation: HashMap<String, Isolation>,
-}
-
-impl Default for CollectorSettings {
-    fn default() -> Self {
-        CollectorSettings {
-            window: 10,
-            probe_max_gap: 16,
-            peek_budget: Duration::from_secs(2),
-            peek_max_partitions: 2_000,
-            default_isolation: Isolation::ReadUncommitted,
-            isolation: HashMap::new(),
-        }
-    }
-}
-
-/// Lag of one partition of one group.
-#[derive(Debug, Clone, Serialize)]
-pub struct PartitionLag {
-    pub topic: String,
-    pub partition: i32,
-    pub committed: Option<i64>,
-    pub start: Option<i64>,
-    pub end: Option<i64>,
-    pub stable: Option<i64>,
-    /// Records still to read (EOS-correct); `None`: no committed offset.
-    pub lag: Option<i64>,
-    /// `end - committed` in offsets, as `kafka-consumer-groups` prints it.
-    pub offset_lag: Option<i64>,
-    /// The committed offset is below the log start (data deleted by retention).
-    pub truncated: bool,
-    /// The lag was counted by reading the range (markers/aborted skipped).
-    pub probed: bool,
-    pub lag_seconds: Option<f64>,
-    pub status: Status,
-    pub trend: Trend,
-    pub consumer_id: Option<String>,
-    pub host: Option<String>,
-    pub client_id: Option<String>,
-}
-
-/// Lag of one group.
-#[derive(Debug, Clone, Serialize)]
-pub struct GroupLag {
-    pub group: String,
-    pub state: String,
-    pub protocol_type: String,
-    pub protocol: String,
-    pub isolation: Isolation,
-    pub members: Vec<MemberDescription>,
-    pub partitions: Vec<PartitionLag>,
-    /// Sum over partitions with a value.
-    pub lag: Option<i64>,
-    /// Largest partition lag in seconds.
-    pub lag_seconds: Option<f64>,
-    pub status: Status,
-    pub trend: Trend,
-    pub error: Option<String>,
-}
-
-/// Where the time of a cycle went.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Timings {
-    /// Group listing, metadata, committed and log offsets.
-    pub network_seconds: f64,
-    /// Record reads (probes and timestamps).
-    pub peek_seconds: f64,
-    /// Pure model: lag, seconds, status.
-    pub model_seconds: f64,
-    pub total_seconds: f64,
-}
-
-/// The result of one cycle; immutable once built.
-#[derive(Debug, Clone, Serialize)]
-pub struct LagReport {
-    pub taken_at_ms: i64,
-    pub groups: Vec<GroupLag>,
-    /// Groups asked for by name that the cluster does not know.
-    pub missing: Vec<String>,
-    pub partitions: usize,
-    pub timings: Timings,
-}
-
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -145,25 +48,22 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Runs refresh cycles and keeps what must survive between them (status
-/// windows, end-offset history, probe and timestamp caches).
+/// Runs refresh cycles: the rdkafka clients plus the state kept between cycles.
 pub struct Collector {
     client: OffsetClient,
-    settings: CollectorSettings,
-    tracker: StatusTracker,
-    history: HashMap<Tp, EndHistory>,
-    probes: HashMap<(Isolation, Tp), Probe>,
-    timestamps: HashMap<(Isolation, Tp), (i64, i64)>,
+    state: LagState,
+    /// Per group: topics it committed on or was assigned, and cycles since
+    /// its committed offsets were last asked for on every topic.
+    known: Mutex<HashMap<String, (BTreeSet<String>, u32)>>,
 }
 
-/// The partitions of a group being assembled in a cycle, or why not.
-type GroupWork = Result<BTreeMap<Tp, Work>, String>;
-
-/// A partition of a group being assembled in a cycle.
-struct Work {
-    offsets: PartitionOffsets,
-    owner: Option<MemberDescription>,
-}
+/// A group's committed offsets are asked for on every topic of the cluster
+/// this often (in cycles), and in between only on the topics where it had
+/// offsets or members: OffsetFetch through librdkafka needs the partitions
+/// listed, and listing every partition for every group each cycle would cost
+/// groups x cluster partitions. A group that starts committing on a topic it
+/// is not assigned (manual assignment) shows up within this many cycles.
+pub const FULL_SCAN_EVERY: u32 = 10;
 
 impl Collector {
     pub fn new(
@@ -172,32 +72,20 @@ impl Collector {
         settings: CollectorSettings,
     ) -> Result<Self, LagError> {
         Ok(Collector {
-            client: OffsetClient::new(config, timeout)?,
-            tracker: StatusTracker::new(settings.window),
-            settings,
-            history: HashMap::new(),
-            probes: HashMap::new(),
-            timestamps: HashMap::new(),
+            client: OffsetClient::new(config, timeout)?
+                .tuned(settings.cached_group_clients, settings.parallelism),
+            state: LagState::new(settings),
+            known: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn settings_mut(&mut self) -> &mut CollectorSettings {
-        &mut self.settings
+        &mut self.state.settings
     }
 
-    fn isolation(&self, group: &str) -> Isolation {
-        self.settings
-            .isolation
-            .get(group)
-            .copied()
-            .unwrap_or(self.settings.default_isolation)
-    }
-
-    /// One refresh: list, fetch, probe, compute. Blocking.
-    pub fn cycle(&mut self, sel: &Selection) -> Result<LagReport, LagError> {
-        let t0 = Instant::now();
+    /// The network half of a cycle: groups, committed and log offsets.
+    pub fn fetch(&self, sel: &Selection) -> Result<Fetched, LagError> {
         let timeout = self.client.timeout();
-        // 1. Groups.
         let topics = self.client.topics()?;
         let mut described: BTreeMap<String, GroupDescription> = BTreeMap::new();
         if sel.needs_listing() {
@@ -222,280 +110,130 @@ impl Collector {
                 _ => missing.push(name.clone()),
             }
         }
-        // 2. Committed offsets, asked for every partition of every topic.
-        let all_tps: Vec<Tp> = topics
-            .iter()
-            .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
-            .collect();
+        // Committed offsets: on the group's known and assigned topics, or on
+        // every topic for a new group and every FULL_SCAN_EVERY cycles.
+        let tps_of = |names: &mut dyn Iterator<Item = &String>| -> Vec<Tp> {
+            names
+                .filter_map(|t| topics.get_key_value(t))
+                .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+                .collect()
+        };
+        let mut known = self.known.lock().map_err(|_| LagError::Poisoned)?;
+        known.retain(|g, _| described.contains_key(g));
+        let mut full: BTreeSet<String> = BTreeSet::new();
         let asks: Vec<(String, Vec<Tp>)> = described
-            .keys()
-            .map(|g| (g.clone(), all_tps.clone()))
+            .values()
+            .map(|d| {
+                let assigned = d
+                    .members
+                    .iter()
+                    .flat_map(|m| m.assignment.iter().map(|tp| &tp.0));
+                let tps = match known.get(&d.group) {
+                    Some((k, age)) if *age < FULL_SCAN_EVERY && !k.is_empty() => {
+                        let names: BTreeSet<&String> = k.iter().chain(assigned).collect();
+                        tps_of(&mut names.into_iter())
+                    }
+                    _ => {
+                        full.insert(d.group.clone());
+                        tps_of(&mut topics.keys())
+                    }
+                };
+                (d.group.clone(), tps)
+            })
             .collect();
+        drop(known);
         let committed = self.client.committed_many(&asks);
-        // 3. The partitions of each group: committed or assigned.
-        let mut work: BTreeMap<String, (GroupWork, GroupDescription)> = BTreeMap::new();
+        // The partitions of each group: committed ones and assigned ones.
+        let mut groups = Vec::with_capacity(committed.len());
         let mut wanted: BTreeSet<Tp> = BTreeSet::new();
         for (g, res) in committed {
             let Some(desc) = described.remove(&g) else {
                 continue;
             };
-            let parts = match res {
+            let partitions = match res {
                 Err(e) => Err(e.to_string()),
                 Ok(c) => {
-                    let mut parts: BTreeMap<Tp, Work> = BTreeMap::new();
+                    let mut parts: BTreeMap<Tp, FetchedPartition> = BTreeMap::new();
+                    let blank = |tp: &Tp| FetchedPartition {
+                        offsets: PartitionOffsets {
+                            topic: tp.0.clone(),
+                            partition: tp.1,
+                            ..Default::default()
+                        },
+                        owner: None,
+                    };
                     for (tp, off) in c {
-                        parts
-                            .entry(tp.clone())
-                            .or_insert_with(|| Work {
-                                offsets: PartitionOffsets {
-                                    topic: tp.0.clone(),
-                                    partition: tp.1,
-                                    ..Default::default()
-                                },
-                                owner: None,
-                            })
-                            .offsets
-                            .committed = Some(off);
+                        let e = parts.entry(tp.clone()).or_insert_with(|| blank(&tp));
+                        e.offsets.committed = Some(off);
                     }
-                    for m in &desc.members {
+                    for (i, m) in desc.members.iter().enumerate() {
                         for tp in &m.assignment {
                             if !topics.get(&tp.0).is_some_and(|ps| ps.contains(&tp.1)) {
                                 continue;
                             }
-                            let w = parts.entry(tp.clone()).or_insert_with(|| Work {
-                                offsets: PartitionOffsets {
-                                    topic: tp.0.clone(),
-                                    partition: tp.1,
-                                    ..Default::default()
-                                },
-                                owner: None,
-                            });
-                            w.owner = Some(m.clone());
+                            parts.entry(tp.clone()).or_insert_with(|| blank(tp)).owner = Some(i);
                         }
                     }
                     wanted.extend(parts.keys().cloned());
-                    Ok(parts)
+                    if let Ok(mut known) = self.known.lock() {
+                        let age = match known.get(&g) {
+                            Some((_, age)) if !full.contains(&g) => age + 1,
+                            _ => 0,
+                        };
+                        let names = parts.keys().map(|tp| tp.0.clone()).collect();
+                        known.insert(g.clone(), (names, age));
+                    }
+                    Ok(parts.into_values().collect::<Vec<_>>())
                 }
             };
-            work.insert(g, (parts, desc));
+            groups.push(FetchedGroup { desc, partitions });
         }
         let wanted: Vec<Tp> = wanted.into_iter().collect();
         let logs = self.client.log_offsets(&wanted)?;
         let taken_at_ms = now_ms();
-        for (parts, _) in work.values_mut() {
-            if let Ok(parts) = parts {
-                for (tp, w) in parts.iter_mut() {
-                    if let Some(lo) = logs.get(tp) {
-                        w.offsets.start = lo.start;
-                        w.offsets.end = lo.end;
-                        w.offsets.stable = lo.stable;
+        for g in &mut groups {
+            if let Ok(parts) = &mut g.partitions {
+                for p in parts.iter_mut() {
+                    let tp = (p.offsets.topic.clone(), p.offsets.partition);
+                    if let Some(lo) = logs.get(&tp) {
+                        p.offsets.start = lo.start;
+                        p.offsets.end = lo.end;
+                        p.offsets.stable = lo.stable;
                     }
                 }
             }
         }
-        for (tp, lo) in &logs {
-            if let Some(end) = lo.end {
-                self.history
-                    .entry(tp.clone())
-                    .or_default()
-                    .record(taken_at_ms, end);
-            }
-        }
-        self.history.retain(|tp, _| logs.contains_key(tp));
-        let t1 = Instant::now();
+        Ok(Fetched {
+            taken_at_ms,
+            groups,
+            missing,
+        })
+    }
 
-        // 4. Record reads: exact counts for small gaps, timestamps for seconds.
-        let mut reqs: HashMap<Isolation, BTreeMap<Tp, PeekRequest>> = HashMap::new();
-        let mut budget = self.settings.peek_max_partitions;
-        for (g, (parts, _)) in &work {
-            let iso = self.isolation(g);
-            let Ok(parts) = parts else { continue };
-            for (tp, w) in parts {
-                if budget == 0 {
-                    break;
-                }
-                let key = (iso, tp.clone());
-                let range = model::probe_range(&w.offsets, iso, self.settings.probe_max_gap);
-                let need_count = range.is_some_and(|(from, to)| {
-                    self.probes
-                        .get(&key)
-                        .map_or(true, |p| p.from != from || p.to != to)
-                });
-                let lag = model::partition_lag(&w.offsets, iso, None);
-                let from = w
-                    .offsets
-                    .committed
-                    .unwrap_or(0)
-                    .max(w.offsets.start.unwrap_or(0));
-                let need_ts = lag.records.is_some_and(|l| l > 0)
-                    && self
-                        .history
-                        .get(tp)
-                        .and_then(|h| h.appended_at(from))
-                        .is_none()
-                    && self.timestamps.get(&key).map_or(true, |(o, _)| *o != from);
-                if !(need_count || need_ts) {
-                    continue;
-                }
-                let (from, to) = range.unwrap_or((from, lag.end_used.unwrap_or(from)));
-                let entry = reqs.entry(iso).or_default();
-                if !entry.contains_key(tp) {
-                    budget -= 1;
-                }
-                entry.insert(
-                    tp.clone(),
-                    PeekRequest {
-                        tp: tp.clone(),
-                        from,
-                        to,
-                        count: need_count,
-                    },
-                );
-            }
-        }
-        let deadline = Instant::now() + self.settings.peek_budget;
-        for (iso, rs) in reqs {
-            let rs: Vec<PeekRequest> = rs.into_values().collect();
+    /// One refresh: fetch, read records where needed, compute. Blocking.
+    pub fn cycle(&mut self, sel: &Selection) -> Result<LagReport, LagError> {
+        let t0 = Instant::now();
+        let fetched = self.fetch(sel)?;
+        let t1 = Instant::now();
+        self.state.record_ends(&fetched);
+        let deadline = Instant::now() + self.state.settings.peek_budget;
+        for (iso, reqs) in self.state.peek_requests(&fetched) {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.client.peek(iso, &rs, left) {
-                Ok(found) => {
-                    for r in &rs {
-                        let Some(res) = found.get(&r.tp) else {
-                            continue;
-                        };
-                        let key = (iso, r.tp.clone());
-                        if let (true, Some(n)) = (r.count, res.records) {
-                            self.probes.insert(
-                                key.clone(),
-                                Probe {
-                                    from: r.from,
-                                    to: r.to,
-                                    records: n,
-                                },
-                            );
-                        }
-                        if let Some((_, ts)) = res.first {
-                            self.timestamps.insert(key, (r.from, ts));
-                        }
-                    }
-                }
+            match self.client.peek(iso, &reqs, left) {
+                Ok(found) => self.state.absorb(iso, &reqs, &found),
                 Err(e) => tracing::warn!(error = %e, "lag record reads failed"),
             }
         }
         let t2 = Instant::now();
-
-        // 5. Model.
-        let mut groups = Vec::with_capacity(work.len());
-        let mut seen: HashSet<PartitionKey> = HashSet::new();
-        let mut partitions = 0;
-        for (g, (parts, desc)) in work {
-            let iso = self.isolation(&g);
-            let mut out = GroupLag {
-                group: g.clone(),
-                state: desc.state.clone(),
-                protocol_type: desc.protocol_type.clone(),
-                protocol: desc.protocol.clone(),
-                isolation: iso,
-                members: desc.members.clone(),
-                partitions: Vec::new(),
-                lag: None,
-                lag_seconds: None,
-                status: Status::Ok,
-                trend: Trend::default(),
-                error: None,
-            };
-            match parts {
-                Err(e) => {
-                    out.status = Status::Err;
-                    out.error = Some(e);
-                }
-                Ok(parts) => {
-                    for (tp, w) in parts {
-                        let key = (iso, tp.clone());
-                        let lag = model::partition_lag(&w.offsets, iso, self.probes.get(&key));
-                        let from = w
-                            .offsets
-                            .committed
-                            .unwrap_or(0)
-                            .max(w.offsets.start.unwrap_or(0));
-                        let ts = self
-                            .timestamps
-                            .get(&key)
-                            .filter(|(o, _)| *o == from)
-                            .map(|(_, t)| *t);
-                        let secs = seconds::lag_seconds(
-                            lag.records,
-                            from,
-                            taken_at_ms,
-                            self.history.get(&tp),
-                            ts,
-                        );
-                        let pkey: PartitionKey = (g.clone(), tp.0.clone(), tp.1);
-                        let (status, trend) = self.tracker.observe(
-                            &pkey,
-                            Observation {
-                                at_ms: taken_at_ms,
-                                committed: w.offsets.committed,
-                                lag: lag.records,
-                                owned: w.owner.is_some(),
-                                error: w.offsets.end.is_none() && w.offsets.committed.is_some(),
-                            },
-                        );
-                        seen.insert(pkey);
-                        out.partitions.push(PartitionLag {
-                            topic: tp.0,
-                            partition: tp.1,
-                            committed: w.offsets.committed,
-                            start: w.offsets.start,
-                            end: w.offsets.end,
-                            stable: w.offsets.stable,
-                            lag: lag.records,
-                            offset_lag: lag.offsets_to_hw,
-                            truncated: lag.truncated,
-                            probed: lag.probed,
-                            lag_seconds: secs,
-                            status,
-                            trend,
-                            consumer_id: w.owner.as_ref().map(|m| m.member_id.clone()),
-                            host: w.owner.as_ref().map(|m| m.host.clone()),
-                            client_id: w.owner.as_ref().map(|m| m.client_id.clone()),
-                        });
-                    }
-                    partitions += out.partitions.len();
-                    out.lag = model::sum_lag(out.partitions.iter().map(|p| p.lag));
-                    out.lag_seconds = out
-                        .partitions
-                        .iter()
-                        .filter_map(|p| p.lag_seconds)
-                        .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))));
-                    out.status = out
-                        .partitions
-                        .iter()
-                        .map(|p| p.status)
-                        .max()
-                        .unwrap_or(Status::Ok);
-                    out.trend = Trend::combine(out.partitions.iter().map(|p| p.trend), out.lag);
-                }
-            }
-            groups.push(out);
-        }
-        self.tracker.retain(&seen);
-        let live: HashSet<(Isolation, Tp)> = groups
-            .iter()
-            .flat_map(|g| {
-                g.partitions
-                    .iter()
-                    .map(move |p| (g.isolation, (p.topic.clone(), p.partition)))
-            })
-            .collect();
-        self.probes.retain(|k, _| live.contains(k));
-        self.timestamps.retain(|k, _| live.contains(k));
+        let taken_at_ms = fetched.taken_at_ms;
+        let missing = fetched.missing.clone();
+        let groups = self.state.compute(fetched);
         let t3 = Instant::now();
         Ok(LagReport {
             taken_at_ms,
+            partitions: groups.iter().map(|g| g.partitions.len()).sum(),
             groups,
             missing,
-            partitions,
             timings: Timings {
                 network_seconds: (t1 - t0).as_secs_f64(),
                 peek_seconds: (t2 - t1).as_secs_f64(),

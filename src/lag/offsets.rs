@@ -8,8 +8,12 @@
 //! cycle (`offsets_for_times` with the special timestamps -2 earliest and -1
 //! latest; the read_committed client's "latest" is the last stable offset).
 //! OffsetFetch is one request per group (librdkafka binds a client to one
-//! `group.id`); groups are fetched in parallel on a few threads, and the
-//! clients of up to `cached_group_clients` groups are kept between cycles.
+//! `group.id`, and rdkafka's safe API has no ListConsumerGroupOffsets).
+//! Creating that client (connect, FindCoordinator) costs far more than the
+//! request, so the clients of up to 256 groups are kept between cycles
+//! (`KSBRIDGE_LAG_CACHED_GROUP_CLIENTS`; a few librdkafka threads each), and
+//! groups are fetched on 32 threads in parallel (`KSBRIDGE_LAG_PARALLELISM`):
+//! the work is latency-bound, not CPU-bound.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -65,6 +69,8 @@ pub struct OffsetClient {
     committed: BaseConsumer,
     group_clients: Mutex<HashMap<String, BaseConsumer>>,
     cached_group_clients: usize,
+    /// One reading client per isolation level, created on first use.
+    peekers: Mutex<HashMap<Isolation, BaseConsumer>>,
     parallelism: usize,
 }
 
@@ -78,6 +84,15 @@ fn client(base: &ClientConfig, extra: &[(&str, &str)]) -> Result<BaseConsumer, L
     c.create().map_err(|e| LagError::Client { source: e })
 }
 
+/// A tuning knob from the environment (benchmarks), or its default.
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(default)
+}
+
 impl OffsetClient {
     /// `base` carries `bootstrap.servers` and any security settings.
     pub fn new(base: ClientConfig, timeout: Duration) -> Result<Self, LagError> {
@@ -89,9 +104,25 @@ impl OffsetClient {
             uncommitted,
             committed,
             group_clients: Mutex::new(HashMap::new()),
-            cached_group_clients: 32,
-            parallelism: 8,
+            cached_group_clients: env_usize("KSBRIDGE_LAG_CACHED_GROUP_CLIENTS", 256),
+            peekers: Mutex::new(HashMap::new()),
+            parallelism: env_usize("KSBRIDGE_LAG_PARALLELISM", 32),
         })
+    }
+
+    /// Override the kept-clients and parallelism defaults.
+    pub fn tuned(
+        mut self,
+        cached_group_clients: Option<usize>,
+        parallelism: Option<usize>,
+    ) -> Self {
+        if let Some(n) = cached_group_clients {
+            self.cached_group_clients = n;
+        }
+        if let Some(n) = parallelism.filter(|n| *n > 0) {
+            self.parallelism = n;
+        }
+        self
     }
 
     pub fn timeout(&self) -> Duration {
@@ -158,6 +189,12 @@ impl OffsetClient {
 
     /// Committed offsets of many groups, fetched in parallel.
     pub fn committed_many(&self, groups: &[(String, Vec<Tp>)]) -> Vec<(String, Committed)> {
+        // Drop the kept clients of groups no longer asked for (deleted, deselected).
+        if let Ok(mut cache) = self.group_clients.lock() {
+            let asked: std::collections::HashSet<&str> =
+                groups.iter().map(|(g, _)| g.as_str()).collect();
+            cache.retain(|g, _| asked.contains(g.as_str()));
+        }
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, String, Committed)>> =
             Mutex::new(Vec::with_capacity(groups.len()));
@@ -227,24 +264,52 @@ impl OffsetClient {
         reqs: &[PeekRequest],
         budget: Duration,
     ) -> Result<HashMap<Tp, PeekResult>, LagError> {
-        let mut out = HashMap::new();
         if reqs.is_empty() {
-            return Ok(out);
+            return Ok(HashMap::new());
         }
-        let level = match isolation {
-            Isolation::ReadCommitted => "read_committed",
-            Isolation::ReadUncommitted => "read_uncommitted",
+        let cached = self
+            .peekers
+            .lock()
+            .map_err(|_| LagError::Poisoned)?
+            .remove(&isolation);
+        let consumer = match cached {
+            Some(c) => c,
+            None => {
+                let level = match isolation {
+                    Isolation::ReadCommitted => "read_committed",
+                    Isolation::ReadUncommitted => "read_uncommitted",
+                };
+                client(
+                    &self.base,
+                    &[
+                        ("isolation.level", level),
+                        ("enable.partition.eof", "true"),
+                        ("max.partition.fetch.bytes", "65536"),
+                        ("fetch.wait.max.ms", "50"),
+                        // librdkafka's consumer wants a group.id even for
+                        // assign(); this one never joins and never commits.
+                        ("group.id", "ksbridge-lag-peek"),
+                    ],
+                )?
+            }
         };
-        let consumer = client(
-            &self.base,
-            &[
-                ("isolation.level", level),
-                ("enable.partition.eof", "true"),
-                ("max.partition.fetch.bytes", "65536"),
-                ("fetch.wait.max.ms", "50"),
-                ("group.id", "ksbridge-lag-peek"),
-            ],
-        )?;
+        let out = self.peek_with(&consumer, reqs, budget);
+        let _ = consumer.unassign();
+        // Drain what the last assignment left queued.
+        while consumer.poll(Duration::ZERO).is_some() {}
+        if let Ok(mut m) = self.peekers.lock() {
+            m.insert(isolation, consumer);
+        }
+        out
+    }
+
+    fn peek_with(
+        &self,
+        consumer: &BaseConsumer,
+        reqs: &[PeekRequest],
+        budget: Duration,
+    ) -> Result<HashMap<Tp, PeekResult>, LagError> {
+        let mut out = HashMap::new();
         let deadline = Instant::now() + budget;
         // PartitionEOF carries only the partition: read one topic at a time.
         let mut by_topic: BTreeMap<&str, Vec<&PeekRequest>> = BTreeMap::new();
@@ -311,6 +376,9 @@ impl OffsetClient {
                     }
                 }
             }
+            // Leave nothing of this topic queued (an EOF carries no topic name).
+            let _ = consumer.unassign();
+            while consumer.poll(Duration::ZERO).is_some() {}
             for (p, (req, mut res, done)) in state {
                 if !done && req.count {
                     res.records = None;
@@ -320,7 +388,6 @@ impl OffsetClient {
                 }
             }
         }
-        let _ = consumer.unassign();
         Ok(out)
     }
 }

@@ -346,7 +346,15 @@ impl Broker {
     /// explicitly (it exits with the test process). Tests sharing it use `unique` names.
     pub fn shared(line: KafkaLine) -> &'static Broker {
         static SHARED: [OnceLock<Broker>; 2] = [OnceLock::new(), OnceLock::new()];
-        SHARED[line.index()].get_or_init(|| Broker::start(line))
+        SHARED[line.index()].get_or_init(|| {
+            let b = Broker::start(line);
+            eprintln!(
+                "lab: shared Kafka {line} broker at {} (startup {} ms)",
+                b.bootstrap(),
+                b.startup_ms
+            );
+            b
+        })
     }
 
     /// "127.0.0.1:PORT".

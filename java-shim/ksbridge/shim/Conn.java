@@ -44,6 +44,9 @@ final class Conn implements NotificationListener {
     private final JMXConnector connector;
     private final MBeanServerConnection mbs;
     private final ExecutorService reader;
+    /** Threads reading beans of one read in parallel. */
+    private static final int PARALLEL = 4;
+    private final ExecutorService pool;
     private final Set<ObjectName> names = ConcurrentHashMap.newKeySet();
     private final Map<ObjectName, String[]> attrNames = new ConcurrentHashMap<>();
     private final Map<ObjectName, String> classNames = new ConcurrentHashMap<>();
@@ -61,6 +64,12 @@ final class Conn implements NotificationListener {
             Thread t = new Thread(r, "ksbridge-read " + target);
             t.setDaemon(true);
             // RMI resolves classes (the stand-in enums) through this loader.
+            t.setContextClassLoader(Conn.class.getClassLoader());
+            return t;
+        });
+        this.pool = Executors.newFixedThreadPool(PARALLEL, r -> {
+            Thread t = new Thread(r, "ksbridge-read-part " + target);
+            t.setDaemon(true);
             t.setContextClassLoader(Conn.class.getClassLoader());
             return t;
         });
@@ -106,6 +115,7 @@ final class Conn implements NotificationListener {
 
     void close() {
         reader.shutdownNow();
+        pool.shutdownNow();
         try {
             mbs.removeNotificationListener(MBeanServerDelegate.DELEGATE_NAME, this);
         } catch (Exception ignored) {
@@ -169,23 +179,59 @@ final class Conn implements NotificationListener {
                 }
             }
         }
-        List<Wire.BeanOut> out = new ArrayList<>(selected.size());
+        List<ObjectName> todo = new ArrayList<>(selected.values());
+        // Beans are read by a few threads at once: each read is one RMI round
+        // trip, and the round trips, not the target's work, dominate.
+        int parts = Math.max(1, Math.min(PARALLEL, todo.size() / 64));
+        List<Future<Chunk>> futures = new ArrayList<>(parts);
+        for (int p = 0; p < parts; p++) {
+            List<ObjectName> slice = todo.subList(todo.size() * p / parts, todo.size() * (p + 1) / parts);
+            futures.add(pool.submit(() -> readChunk(slice, perAttribute)));
+        }
+        List<Wire.BeanOut> out = new ArrayList<>(todo.size());
         List<String[]> problems = new ArrayList<>();
-        for (ObjectName n : selected.values()) {
+        try {
+            for (Future<Chunk> f : futures) {
+                Chunk c = f.get();
+                out.addAll(c.beans);
+                problems.addAll(c.problems);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException) throw (IOException) c;
+            if (c instanceof RuntimeException) throw (RuntimeException) c;
+            throw new IOException(c);
+        } finally {
+            for (Future<Chunk> f : futures) f.cancel(true);
+        }
+        return new Wire().encode(taken, out, problems);
+    }
+
+    private static final class Chunk {
+        final List<Wire.BeanOut> beans = new ArrayList<>();
+        final List<String[]> problems = new ArrayList<>();
+    }
+
+    private Chunk readChunk(List<ObjectName> slice, boolean perAttribute) throws IOException {
+        Chunk c = new Chunk();
+        for (ObjectName n : slice) {
             try {
-                out.add(readBean(n, perAttribute));
+                c.beans.add(readBean(n, perAttribute));
             } catch (InstanceNotFoundException e) {
                 names.remove(n);
                 attrNames.remove(n);
-                problems.add(new String[] {n.toString(), "unregistered during the read"});
+                c.problems.add(new String[] {n.toString(), "unregistered during the read"});
             } catch (IOException e) {
                 if (!(e instanceof java.rmi.UnmarshalException)) throw e;
-                problems.add(new String[] {n.toString(), ShimException.describe(e)});
+                c.problems.add(new String[] {n.toString(), ShimException.describe(e)});
             } catch (Exception e) {
-                problems.add(new String[] {n.toString(), ShimException.describe(e)});
+                c.problems.add(new String[] {n.toString(), ShimException.describe(e)});
             }
         }
-        return new Wire().encode(taken, out, problems);
+        return c;
     }
 
     private Wire.BeanOut readBean(ObjectName n, boolean perAttribute) throws Exception {

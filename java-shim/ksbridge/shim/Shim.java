@@ -48,24 +48,7 @@ public final class Shim {
     /** Local JVMs, one line each: {@code pid \t user \t display name}. */
     public static String listLocal() throws ShimException {
         requireAttach();
-        StringBuilder sb = new StringBuilder();
-        long self = ProcessHandle.current().pid();
-        for (com.sun.tools.attach.VirtualMachineDescriptor d : com.sun.tools.attach.VirtualMachine.list()) {
-            long pid;
-            try {
-                pid = Long.parseLong(d.id());
-            } catch (NumberFormatException e) {
-                continue;
-            }
-            if (pid == self) continue;
-            String user = ProcessHandle.of(pid).flatMap(p -> p.info().user()).orElse("");
-            sb.append(pid).append('\t').append(clean(user)).append('\t').append(clean(d.displayName())).append('\n');
-        }
-        return sb.toString();
-    }
-
-    private static String clean(String s) {
-        return s == null ? "" : s.replace('\t', ' ').replace('\n', ' ');
+        return Attach.listLocal();
     }
 
     private static void requireAttach() throws ShimException {
@@ -81,78 +64,11 @@ public final class Shim {
         if (ph.isEmpty() || !ph.get().isAlive()) {
             throw new ShimException("NO_SUCH_PROCESS", "no process with pid " + pid);
         }
-        if (!mayBeJvm(pid)) {
+        if (!Attach.mayBeJvm(pid)) {
             // Attaching signals the process (SIGQUIT), which kills most non-Java programs.
             throw new ShimException("NOT_A_JVM", "pid " + pid + ": not a Java process (no libjvm mapped)");
         }
-        String target = "pid " + pid;
-        return connect(target, timeoutMs, () -> {
-            com.sun.tools.attach.VirtualMachine vm;
-            try {
-                vm = com.sun.tools.attach.VirtualMachine.attach(Long.toString(pid));
-            } catch (com.sun.tools.attach.AttachNotSupportedException e) {
-                if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                    throw new ShimException("TARGET_GONE", target + " exited while attaching");
-                }
-                boolean listed = false;
-                for (com.sun.tools.attach.VirtualMachineDescriptor d : com.sun.tools.attach.VirtualMachine.list()) {
-                    if (d.id().equals(Long.toString(pid))) listed = true;
-                }
-                if (!listed) {
-                    throw new ShimException("NOT_A_JVM", "pid " + pid + ": " + e.getMessage()
-                            + " (not a HotSpot JVM, started with -XX:+DisableAttachMechanism,"
-                            + " or owned by another user: run ksbridge as that user)");
-                }
-                throw new ShimException("ATTACH_REFUSED", "pid " + pid + ": " + e.getMessage());
-            } catch (IOException e) {
-                if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                    throw new ShimException("TARGET_GONE", target + " exited while attaching");
-                }
-                throw new ShimException("ATTACH_REFUSED", "pid " + pid + ": " + ShimException.describe(e));
-            }
-            String address;
-            try {
-                address = vm.startLocalManagementAgent();
-            } catch (IOException e) {
-                throw new ShimException("ATTACH_REFUSED", "pid " + pid
-                        + ": starting its local management agent failed: " + ShimException.describe(e));
-            } finally {
-                try {
-                    vm.detach();
-                } catch (IOException ignored) {
-                    // The agent address is what matters.
-                }
-            }
-            try {
-                return JMXConnectorFactory.connect(new JMXServiceURL(address));
-            } catch (IOException e) {
-                if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                    throw new ShimException("TARGET_GONE", target + " exited while connecting");
-                }
-                throw new ShimException("CONNECT", target + " (" + address + "): " + ShimException.describe(e));
-            }
-        });
-    }
-
-    /**
-     * Whether pid can be a HotSpot JVM: listed by the attach provider, or
-     * libjvm mapped into it. When /proc cannot tell (another user's process),
-     * the attach attempt decides.
-     */
-    static boolean mayBeJvm(long pid) {
-        for (com.sun.tools.attach.VirtualMachineDescriptor d : com.sun.tools.attach.VirtualMachine.list()) {
-            if (d.id().equals(Long.toString(pid))) return true;
-        }
-        java.nio.file.Path maps = java.nio.file.Paths.get("/proc", Long.toString(pid), "maps");
-        try (java.io.BufferedReader r = java.nio.file.Files.newBufferedReader(maps)) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                if (line.contains("/libjvm.")) return true;
-            }
-            return false;
-        } catch (IOException | SecurityException e) {
-            return true;
-        }
+        return connect("pid " + pid, timeoutMs, () -> Attach.open(pid));
     }
 
     /** A remote JVM by service URL; user may be null (no credentials). */
