@@ -252,6 +252,83 @@ fn numbers(capture: &Value, parts: &[&str], attr: &str) -> Vec<f64> {
         .collect()
 }
 
+/// Checks a capture against the value rules of the capture format (tests/fixtures/README.md).
+fn assert_capture_format(capture: &Value) {
+    assert_eq!(capture["format"], "ksbridge-capture/1");
+    assert!(capture["captured_at_ms"].as_u64().is_some_and(|t| t > 0));
+    assert!(capture["source"]["pid"].as_u64().is_some());
+    let names: Vec<&str> = beans(capture)
+        .iter()
+        .map(|b| b["name"].as_str().expect("bean name"))
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "beans sorted by name");
+    for b in beans(capture) {
+        let name = b["name"].as_str().unwrap_or("");
+        assert!(b["class"].is_string(), "{name}: class");
+        for (attr, a) in b["attributes"].as_object().expect("attributes object") {
+            let what = format!("{name} {attr}: {a}");
+            assert!(a.get("declared").is_some(), "{what}");
+            if let Some(e) = a.get("error") {
+                assert!(e.as_str().is_some_and(|e| e.contains(": ")), "{what}");
+                assert!(
+                    a.get("value").is_none() && a.get("type").is_none(),
+                    "{what}"
+                );
+                continue;
+            }
+            let (t, v) = (&a["type"], &a["value"]);
+            let Some(t) = t.as_str() else {
+                assert!(t.is_null() && v.is_null(), "{what}");
+                continue;
+            };
+            if a.get("enum") == Some(&Value::Bool(true)) {
+                assert!(v.is_string(), "{what}");
+                continue;
+            }
+            match t {
+                "java.lang.Double" | "java.lang.Float" => assert!(
+                    v.is_f64()
+                        || v.is_i64()
+                        || v.is_u64()
+                        || ["NaN", "Infinity", "-Infinity"].contains(&v.as_str().unwrap_or("")),
+                    "{what}"
+                ),
+                "java.lang.Integer" | "java.lang.Long" | "java.lang.Short" | "java.lang.Byte" => {
+                    assert!(v.is_i64() || v.is_u64(), "{what}")
+                }
+                "java.math.BigInteger" | "java.math.BigDecimal" => assert!(
+                    v.as_str().is_some_and(|s| s.parse::<f64>().is_ok()),
+                    "{what}"
+                ),
+                "java.lang.Boolean" => assert!(v.is_boolean(), "{what}"),
+                t if t.starts_with('[') => {
+                    assert!(v.as_str().is_some_and(|s| s.ends_with(']')), "{what}")
+                }
+                _ => assert!(v.is_string(), "{what}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn fixtures_follow_the_capture_format() {
+    let dir = lab::repo_root().join("tests/fixtures/captures");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).expect("tests/fixtures/captures") {
+        let path = e.expect("dir entry").path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&path).expect("reading a capture");
+            let capture: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_capture_format(&capture);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 6, "six captures in {}", dir.display());
+}
+
 /// Bean kinds the demo app registers at every recording level under both Kafka lines
 /// (measured: tests/fixtures/README.md).
 const INFO_KINDS: &[&str] = &[
@@ -317,6 +394,7 @@ fn app_runs(line: KafkaLine, eos: bool, level: &str) {
     );
     app.wait_processed(200, APP_T);
     let capture = app.capture(&[]);
+    assert_capture_format(&capture);
     let context = format!("Kafka {line} {level} eos={eos}");
     assert_eq!(
         capture["source"]["kafka_version"].as_str(),
