@@ -158,7 +158,9 @@ impl Discovery {
             if pid == me || watched.contains(&pid) || self.rejected.contains_key(&pid) {
                 continue;
             }
-            if !procfs::age_seconds(pid).is_some_and(|a| a >= MIN_AGE_SECONDS) {
+            if !procfs::age_seconds(pid).is_some_and(|a| a >= MIN_AGE_SECONDS)
+                || !procfs::attach_safe(pid)
+            {
                 continue;
             }
             self.probe(pid, &gone).await;

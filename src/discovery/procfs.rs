@@ -36,6 +36,17 @@ pub fn age_seconds(pid: u32) -> Option<f64> {
     Some(uptime - start_ticks / 100.0)
 }
 
+/// False for a JVM whose command line turns attaching off or makes it
+/// dangerous: `-Xrs` (no SIGQUIT handler: the attach signal would kill it)
+/// and `-XX:+DisableAttachMechanism`.
+pub fn attach_safe(pid: u32) -> bool {
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    !raw.split(|b| *b == 0)
+        .any(|a| a == b"-Xrs" || a == b"-XX:+DisableAttachMechanism")
+}
+
 pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -86,6 +97,7 @@ mod tests {
         );
         assert_eq!(main_from_args(&a("java -version")), None);
         assert!(alive(std::process::id()));
+        assert!(attach_safe(std::process::id()));
         let age = age_seconds(std::process::id()).unwrap();
         assert!((0.0..3600.0).contains(&age), "{age}");
     }
