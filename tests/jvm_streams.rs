@@ -123,6 +123,7 @@ async fn same_as_capture(line: KafkaLine) {
                 .collect();
             assert!(!threads.is_empty());
             jvm.close(conn).await;
+            jvms_lists(&app);
             return;
         }
         last = diff(&a, &b);
@@ -130,6 +131,30 @@ async fn same_as_capture(line: KafkaLine) {
     }
     jvm.close(conn).await;
     panic!("ksbridge and the capture tool never agreed on Kafka {line:?}:\n{last}");
+}
+
+/// `ksbridge jvms` finds the app (started like the lab starts it, without
+/// perf data, so only /proc shows it) with its application id and state.
+fn jvms_lists(app: &StreamsApp) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+        .args(["jvms", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pid"] == app.pid())
+        .unwrap_or_else(|| panic!("app pid {} not listed: {rows}", app.pid()));
+    let streams = row["streams"].as_array().unwrap();
+    assert!(
+        streams
+            .iter()
+            .any(|s| s["application_id"] == app.app_id() && s["state"] == "RUNNING"),
+        "{row}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

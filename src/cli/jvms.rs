@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::discovery::procfs;
 use crate::jmx::Snapshot;
 use crate::jvm::{Jvm, LocalJvm, Target};
 
@@ -105,7 +106,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let rt = runtime()?;
     let rows = rt.block_on(async {
-        let list = jvm.list_local().await?;
+        let mut list = jvm.list_local().await?;
+        // JVMs started with -XX:-UsePerfData are missing from the attach
+        // API's list; /proc still shows them.
+        for pid in procfs::java_pids() {
+            if !list.iter().any(|j| j.pid == pid) && pid != std::process::id() {
+                list.push(LocalJvm {
+                    pid,
+                    user: proc_user(pid),
+                    display_name: procfs::main_class(pid).unwrap_or_default(),
+                });
+            }
+        }
         let tasks: Vec<_> = list
             .into_iter()
             .map(|j| tokio::spawn(probe(jvm.clone(), j, timeout)))
@@ -131,6 +143,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_table(&mut out, &rows)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The owner of a process: its real uid from `/proc/<pid>/status`, named
+/// through `/etc/passwd` when listed there.
+fn proc_user(pid: u32) -> String {
+    let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_default();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or(uid)
 }
 
 fn write_table(out: &mut impl Write, rows: &[JvmRow]) -> std::io::Result<()> {
