@@ -44,8 +44,13 @@ final class Conn implements NotificationListener {
     private final JMXConnector connector;
     private final MBeanServerConnection mbs;
     private final ExecutorService reader;
-    /** Threads reading beans of one read in parallel. */
-    private static final int PARALLEL = 4;
+    /**
+     * Threads reading the beans of one read in parallel: a local target is
+     * CPU-bound (serialization on both sides), a remote one round-trip-bound,
+     * so one per core, at least 2 and at most 8.
+     */
+    private static final int PARALLEL =
+            Math.min(8, Math.max(2, Runtime.getRuntime().availableProcessors()));
     private final ExecutorService pool;
     private final Set<ObjectName> names = ConcurrentHashMap.newKeySet();
     private final Map<ObjectName, String[]> attrNames = new ConcurrentHashMap<>();
