@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The first run that shows something: builds ksbridge, starts the lab's Kafka
+# The first run that shows something: installs what is missing
+# (scripts/setup.sh), builds ksbridge, starts the lab's Kafka
 # broker (KRaft) and the real Kafka Streams demo app (ZMart, with its data
 # generator) in the background, runs `ksbridge serve` on loopback (it finds the
 # app by itself: discovery filtered by application id), prints the URL and a few
@@ -25,6 +26,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+echo "demo: installing what is missing (scripts/setup.sh)" >&2
+"$ROOT/scripts/setup.sh"
 echo "demo: building ksbridge (cargo build)" >&2
 cargo build --quiet --bin ksbridge
 bin="$ROOT/target/debug/ksbridge"
