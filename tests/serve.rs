@@ -327,7 +327,7 @@ fn discovers_by_match_and_follows_a_restart() {
         let t = serve.metrics();
         (line_with(&t, "kafka_streams_state{", &client1).is_some()
             && t.contains(&format!(
-                "ksbridge_scrape_success{{target=\"pid:{pid1}\"}} 1"
+                "ksbridge_scrape_success{{source=\"jmx\",target=\"pid:{pid1}\"}} 1"
             )))
         .then_some(())
     });
@@ -349,7 +349,7 @@ fn discovers_by_match_and_follows_a_restart() {
         "no ghost series of the old process:\n{t}"
     );
     assert!(t.contains(&format!(
-        "ksbridge_scrape_success{{target=\"pid:{pid2}\"}} 1"
+        "ksbridge_scrape_success{{source=\"jmx\",target=\"pid:{pid2}\"}} 1"
     )));
     assert!(
         !t.contains(&format!("target=\"pid:{pid1}\"")),

@@ -194,6 +194,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .context("starting the consumer-lag monitor")?,
         );
         tracing::info!(bootstrap = %bootstrap, interval = ?config.lag_interval, "measuring consumer-group lag");
+        let source_target = bootstrap.clone();
         extras.push(Arc::new(move |apps: &[String]| {
             // Kafka Streams commits under its application id as the group id.
             monitor.add_groups(apps.iter().cloned());
@@ -205,7 +206,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 .as_ref()
                 .map(|r| crate::exposition::lag::families(r, &ids))
                 .unwrap_or_default();
-            out.extend(crate::exposition::lag::self_families(&snap));
+            out.extend(crate::exposition::lag::self_families(&snap, &source_target));
             out
         }));
     }

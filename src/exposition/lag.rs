@@ -169,11 +169,11 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
     ]
 }
 
-/// Self-metrics of the lag source: `ksbridge_scrape_success{source="lag"}`,
-/// `ksbridge_scrape_duration_seconds{source="lag"}` (the last background
+/// Self-metrics of the lag source: `ksbridge_scrape_success{source="lag",target=<bootstrap>}`,
+/// `ksbridge_scrape_duration_seconds{source="lag",target}` (the last background
 /// refresh, not the scrape) and `ksbridge_lag_report_age_seconds`.
-pub fn self_families(snap: &MonitorSnapshot) -> Vec<Family> {
-    let src = || vec![l("source", "lag")];
+pub fn self_families(snap: &MonitorSnapshot, bootstrap: &str) -> Vec<Family> {
+    let src = || vec![l("source", "lag"), l("target", bootstrap)];
     let mut ok = Family::new(
         "ksbridge_scrape_success",
         Kind::Gauge,
@@ -342,7 +342,7 @@ mod tests {
             duration: Some(std::time::Duration::from_millis(250)),
             error: Some("down".into()),
         };
-        let fs = self_families(&snap);
+        let fs = self_families(&snap, "127.0.0.1:9092");
         assert_eq!(find(&fs, "ksbridge_scrape_success").samples[0].value, 0.0);
         assert_eq!(
             find(&fs, "ksbridge_scrape_duration_seconds").samples[0].value,

@@ -1,6 +1,6 @@
 //! ksbridge's own metrics. Input: per-target scrape outcomes and error
-//! counters; output: `Vec<Family>` (`ksbridge_scrape_duration_seconds{target}`,
-//! `ksbridge_scrape_success{target}`, `ksbridge_snapshot_age_seconds{target}`,
+//! counters; output: `Vec<Family>` (`ksbridge_scrape_duration_seconds{source,target}`,
+//! `ksbridge_scrape_success{source,target}`, `ksbridge_snapshot_age_seconds{source,target}`,
 //! `ksbridge_targets`, `ksbridge_scrape_errors_total{kind}`, `ksbridge_build_info`).
 
 use std::collections::BTreeMap;
@@ -34,7 +34,12 @@ pub fn families(outcomes: &[TargetOutcome], errors: &BTreeMap<String, u64>) -> V
         "Age of the snapshot served for a target.",
     );
     for o in outcomes {
-        let l = vec![("target".to_string(), o.target.clone())];
+        // Every source labels its self-metrics {source, target}: "jmx" here,
+        // "lag" for the consumer-lag monitor (exposition::lag::self_families).
+        let l = vec![
+            ("source".to_string(), "jmx".to_string()),
+            ("target".to_string(), o.target.clone()),
+        ];
         duration.push(l.clone(), o.duration_seconds);
         success.push(l.clone(), if o.success { 1.0 } else { 0.0 });
         if let Some(a) = o.snapshot_age_seconds {
