@@ -163,10 +163,7 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             lvl,
             1.0,
         );
-        let rules = Rules {
-            rates: ctx.rates,
-            ..RULES
-        };
+        let rules = RULES.with_rates(ctx.rates);
         emit_bean(&mut out, ctx, b, &rules, &labels, |a| {
             (!NOT_NUMERIC_METRICS.contains(&a)).then_some(Level::Info)
         });

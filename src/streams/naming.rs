@@ -48,6 +48,26 @@ pub struct Rules<'a> {
     pub rates: bool,
 }
 
+impl<'a> Rules<'a> {
+    /// Rules for a group whose attribute names say everything: ms times, no
+    /// unnamed byte sizes, no decreasing `-total`s, no unnamed counters.
+    pub const fn plain(prefix: &'a str) -> Self {
+        Rules {
+            prefix,
+            time_unit: TimeUnit::Millis,
+            bytes: &[],
+            gauge_totals: &[],
+            counters: &[],
+            rates: false,
+        }
+    }
+
+    /// These rules with Kafka's `-rate` metrics exported or not (`--rates`).
+    pub fn with_rates(&self, rates: bool) -> Self {
+        Rules { rates, ..*self }
+    }
+}
+
 /// Deprecated duplicates Kafka keeps beside the ns-suffixed names.
 const SKIP: &[&str] = &["io-waittime-total", "iotime-total"];
 

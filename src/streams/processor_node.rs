@@ -2,7 +2,7 @@
 //! `kafka_streams_processor_node_*` with a `processor_node` label. Input:
 //! snapshot + context; output: families.
 
-use super::naming::{Rules, TimeUnit};
+use super::naming::Rules;
 use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
 use crate::exposition::Family;
 use crate::jmx::Snapshot;
@@ -29,21 +29,11 @@ pub fn level(attribute: &str) -> Level {
     }
 }
 
-const RULES: Rules<'static> = Rules {
-    prefix: "kafka_streams_processor_node",
-    time_unit: TimeUnit::Millis,
-    bytes: &[],
-    gauge_totals: &[],
-    counters: &[],
-    rates: false,
-};
+const RULES: Rules<'static> = Rules::plain("kafka_streams_processor_node");
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let rules = Rules {
-        rates: ctx.rates,
-        ..RULES
-    };
+    let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-processor-node-metrics") {
         let (Some(thread_id), Some(task_id), Some(node)) = (
             b.name.get("thread-id"),

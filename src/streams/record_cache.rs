@@ -2,7 +2,7 @@
 //! `kafka_streams_record_cache_hit_ratio_*` with a `store` label. Input:
 //! snapshot + context; output: families.
 
-use super::naming::{Rules, TimeUnit};
+use super::naming::Rules;
 use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
 use crate::exposition::Family;
 use crate::jmx::Snapshot;
@@ -19,21 +19,11 @@ pub const GROUP: Group = Group {
     },
 };
 
-const RULES: Rules<'static> = Rules {
-    prefix: "kafka_streams_record_cache",
-    time_unit: TimeUnit::Millis,
-    bytes: &[],
-    gauge_totals: &[],
-    counters: &[],
-    rates: false,
-};
+const RULES: Rules<'static> = Rules::plain("kafka_streams_record_cache");
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let rules = Rules {
-        rates: ctx.rates,
-        ..RULES
-    };
+    let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-record-cache-metrics") {
         let Some(thread_id) = b.name.get("thread-id") else {
             continue;

@@ -106,10 +106,7 @@ const RULES: Rules<'static> = Rules {
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let rules = Rules {
-        rates: ctx.rates,
-        ..RULES
-    };
+    let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-state-metrics") {
         let Some(labels) = store_labels(ctx, b) else {
             continue;

@@ -1,7 +1,7 @@
 //! State updater group (`stream-state-updater-metrics`, Kafka 3.5+):
 //! `kafka_streams_state_updater_*`. Input: snapshot + context; output: families.
 
-use super::naming::{Rules, TimeUnit};
+use super::naming::Rules;
 use super::{emit_bean, Context, Families, Group, Level};
 use crate::exposition::Family;
 use crate::jmx::Snapshot;
@@ -14,21 +14,11 @@ pub const GROUP: Group = Group {
     observed: |_| Level::Info,
 };
 
-const RULES: Rules<'static> = Rules {
-    prefix: "kafka_streams_state_updater",
-    time_unit: TimeUnit::Millis,
-    bytes: &[],
-    gauge_totals: &[],
-    counters: &[],
-    rates: false,
-};
+const RULES: Rules<'static> = Rules::plain("kafka_streams_state_updater");
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let rules = Rules {
-        rates: ctx.rates,
-        ..RULES
-    };
+    let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-state-updater-metrics") {
         let Some(thread_id) = b.name.get("thread-id") else {
             continue;

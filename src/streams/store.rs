@@ -67,14 +67,8 @@ pub fn store_labels(ctx: &Context, bean: &Bean) -> Option<Vec<(String, String)>>
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let ns = Rules {
-        rates: ctx.rates,
-        ..RULES_NS
-    };
-    let ms = Rules {
-        rates: ctx.rates,
-        ..RULES_MS
-    };
+    let ns = RULES_NS.with_rates(ctx.rates);
+    let ms = RULES_MS.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-state-metrics") {
         let Some(labels) = store_labels(ctx, b) else {
             continue;

@@ -41,10 +41,7 @@ const RULES: Rules<'static> = Rules {
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let rules = Rules {
-        rates: ctx.rates,
-        ..RULES
-    };
+    let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-task-metrics") {
         let (Some(thread_id), Some(task_id)) = (b.name.get("thread-id"), b.name.get("task-id"))
         else {

@@ -3,7 +3,7 @@
 //! `kafka_streams_thread_state` StateSet. Input: snapshot + context; output: families.
 
 use super::client::push_state_set;
-use super::naming::{Rules, TimeUnit};
+use super::naming::Rules;
 use super::{emit_bean, observed_level, Context, Families, Group, Level};
 use crate::exposition::Family;
 use crate::jmx::Snapshot;
@@ -28,21 +28,11 @@ pub const STATES: &[&str] = &[
 ];
 pub const GLOBAL_STATES: &[&str] = &["CREATED", "RUNNING", "PENDING_SHUTDOWN", "DEAD"];
 
-const RULES: Rules<'static> = Rules {
-    prefix: "kafka_streams_thread",
-    time_unit: TimeUnit::Millis,
-    bytes: &[],
-    gauge_totals: &[],
-    counters: &[],
-    rates: false,
-};
+const RULES: Rules<'static> = Rules::plain("kafka_streams_thread");
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let rules = Rules {
-        rates: ctx.rates,
-        ..RULES
-    };
+    let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-thread-metrics") {
         let Some(thread_id) = b.name.get("thread-id") else {
             continue;

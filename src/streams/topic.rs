@@ -2,7 +2,7 @@
 //! records consumed/produced per processor node and topic. Input: snapshot +
 //! context; output: families.
 
-use super::naming::{Rules, TimeUnit};
+use super::naming::Rules;
 use super::{emit_bean, task_labels, Context, Families, Group, Level};
 use crate::exposition::Family;
 use crate::jmx::Snapshot;
@@ -15,21 +15,11 @@ pub const GROUP: Group = Group {
     observed: |_| Level::Info,
 };
 
-const RULES: Rules<'static> = Rules {
-    prefix: "kafka_streams_topic",
-    time_unit: TimeUnit::Millis,
-    bytes: &[],
-    gauge_totals: &[],
-    counters: &[],
-    rates: false,
-};
+const RULES: Rules<'static> = Rules::plain("kafka_streams_topic");
 
 fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
     let mut out = Families::new();
-    let rules = Rules {
-        rates: ctx.rates,
-        ..RULES
-    };
+    let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-topic-metrics") {
         let (Some(thread_id), Some(task_id)) = (b.name.get("thread-id"), b.name.get("task-id"))
         else {
