@@ -11,7 +11,10 @@ use jni::JNIEnv;
 
 use crate::jmx::wire::{self, ReadResult};
 
+mod console;
 mod runtime;
+
+pub use console::ConsoleOp;
 
 /// What to connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -322,6 +322,16 @@ final class Conn implements NotificationListener {
         }
     }
 
+    /** The connection itself, for {@link Console}'s calls. */
+    MBeanServerConnection mbs() {
+        return mbs;
+    }
+
+    /** Throws TARGET_GONE once the connector reported the connection failed or closed. */
+    void checkAlive() throws ShimException {
+        if (brokenReason != null) throw new ShimException("TARGET_GONE", target + ": " + brokenReason);
+    }
+
     int nameCount() {
         return names.size();
     }

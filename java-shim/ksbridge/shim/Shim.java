@@ -147,6 +147,18 @@ public final class Shim {
         return c.queries;
     }
 
+    /** One JVM console operation (see {@link Console#call}). */
+    public static String console(long id, String op, String[] args, long timeoutMs) throws ShimException {
+        return Console.call(id, op, args, timeoutMs);
+    }
+
+    /** An open connection by id (for {@link Console}). */
+    static Conn conn(long id) throws ShimException {
+        Conn c = CONNS.get(id);
+        if (c == null) throw new ShimException("UNKNOWN_CONNECTION", "connection " + id);
+        return c;
+    }
+
     public static void close(long id) {
         Conn c = CONNS.remove(id);
         if (c != null) c.close();
