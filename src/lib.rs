@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod discovery;
 pub mod exposition;
 pub mod jmx;

@@ -19,9 +19,16 @@ pub struct Args {
     /// Print a JSON array of {"name", "attributes": {attr: {"type", "value"}}}.
     #[arg(long)]
     pub json: bool,
+
+    /// List each bean's operations with their signatures instead of its attributes.
+    #[arg(long)]
+    pub ops: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.ops {
+        return super::console::run_ops(&args.target, &args.pattern, args.json);
+    }
     let result = match args.target.read_once(vec![args.pattern.clone()])? {
         Ok(r) => r,
         Err(code) => return Ok(code),

@@ -5,12 +5,20 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod console;
+pub mod dcmd;
 pub mod get;
+pub mod heap;
+pub mod heapdump;
+pub mod invoke;
+pub mod jfr;
+pub mod jvm;
 pub mod jvms;
 pub mod lag;
 pub mod mbeans;
 pub mod serve;
 pub mod target;
+pub mod threads;
 
 /// Generic failure (bad flags, I/O, anything not listed below).
 pub const EXIT_FAILURE: u8 = 1;
@@ -50,6 +58,20 @@ pub enum Command {
     Serve(serve::Args),
     /// Consumer-group lag like `kafka-consumer-groups --describe`, plus seconds, status and trend.
     Lag(lag::Args),
+    /// One JVM at a glance: versions, flags, memory, GC, CPU, threads, classes, Streams apps.
+    Jvm(jvm::Args),
+    /// Thread dump with deadlocks first, or the busiest threads (`--top N`).
+    Threads(threads::Args),
+    /// Class histogram, top N by bytes, or what grew (`--diff 10s`).
+    Heap(heap::Args),
+    /// Have the target write a heap dump (.hprof) on its own host.
+    Heapdump(heapdump::Args),
+    /// Invoke an MBean operation (list them with `mbeans --ops`).
+    Invoke(invoke::Args),
+    /// Run a diagnostic command (`jcmd` over JMX); lists them when none is given.
+    Dcmd(dcmd::Args),
+    /// Flight recordings: start, dump, stop, status; summary of a recording file.
+    Jfr(jfr::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -59,6 +81,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Get(a) => get::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Lag(a) => lag::run(a),
+        Command::Jvm(a) => jvm::run(a),
+        Command::Threads(a) => threads::run(a),
+        Command::Heap(a) => heap::run(a),
+        Command::Heapdump(a) => heapdump::run(a),
+        Command::Invoke(a) => invoke::run(a),
+        Command::Dcmd(a) => dcmd::run(a),
+        Command::Jfr(a) => jfr::run(a),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests (`mod common;` in each test file).
 #![allow(dead_code)]
 
+pub mod console;
 pub mod lab;
 pub mod replay;
