@@ -11,7 +11,12 @@ use super::target::{embedded_jvm, exit_code, runtime, TargetArgs};
 pub fn open(
     args: &TargetArgs,
 ) -> anyhow::Result<Result<(tokio::runtime::Runtime, Session), ExitCode>> {
-    let target = args.resolve()?;
+    let Some(target) = args.resolve()? else {
+        anyhow::bail!(
+            "{}: a capture file has no live JVM to ask; give a pid or a service:jmx: URL",
+            args.target
+        );
+    };
     let jvm = match embedded_jvm() {
         Ok(j) => j,
         Err(code) => return Ok(Err(code)),
@@ -58,29 +63,6 @@ where
     Ok(r.map_err(|e| fail(&e)))
 }
 
-/// A duration flag: `500ms`, `10s`, `2m`, `1h` (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 500ms, 10s, 2m, 1h"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        other => return Err(format!("unknown unit {other:?} in {s:?} (ms, s, m, h)")),
-    };
-    if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
-}
-
 /// `mbeans --ops`: every matching bean's operations with their signatures.
 pub fn run_ops(target: &TargetArgs, pattern: &str, json: bool) -> anyhow::Result<ExitCode> {
     use std::io::Write;
@@ -107,19 +89,4 @@ pub fn run_ops(target: &TargetArgs, pattern: &str, json: bool) -> anyhow::Result
         return Ok(ExitCode::from(super::EXIT_NOT_FOUND));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("5d").is_err());
-    }
 }

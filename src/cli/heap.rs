@@ -9,8 +9,9 @@ use serde_json::json;
 
 use crate::console::histogram;
 
-use super::console::{parse_duration, with_session};
+use super::console::with_session;
 use super::target::TargetArgs;
+use crate::settings::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

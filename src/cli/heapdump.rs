@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let local = matches!(args.target.resolve()?, Target::Pid(_));
+    let local = matches!(args.target.resolve()?, Some(Target::Pid(_)));
     let mut file = args.file.clone();
     if file.extension().and_then(|e| e.to_str()) != Some("hprof") {
         anyhow::bail!("{}: a heap dump file must end in .hprof", file.display());

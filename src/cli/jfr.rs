@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .await
         })?),
         Action::Dump { target, file, name } => {
-            let local = matches!(target.resolve()?, crate::jvm::Target::Pid(_));
+            let local = matches!(target.resolve()?, Some(crate::jvm::Target::Pid(_)));
             let file = if file.is_relative() && local {
                 std::env::current_dir()?.join(file)
             } else {

@@ -12,8 +12,9 @@ use crate::console::overview::{self, Overview};
 use crate::console::streams::StreamsApp;
 use crate::console::{ConsoleError, Session};
 
-use super::console::{parse_duration, with_session};
+use super::console::with_session;
 use super::target::TargetArgs;
+use crate::settings::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

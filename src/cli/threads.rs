@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::console::threads;
 
-use super::console::{parse_duration, with_session};
+use super::console::with_session;
 use super::target::TargetArgs;
+use crate::settings::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -342,7 +342,9 @@ pub fn write_text(
         writeln!(
             out,
             "streams    {}  {}  client {}",
-            a.application_id, a.state, a.client_id
+            a.application_id,
+            a.state.as_deref().unwrap_or("UNKNOWN"),
+            a.client_id
         )?;
     }
     writeln!(out)?;

@@ -1,5 +1,5 @@
-//! Which JVM threads belong to Kafka Streams: the client beans give each
-//! client's application id and client id, the thread and task beans give each
+//! Which JVM threads belong to Kafka Streams: the clients found by
+//! `streams::apps` give each client's application id and client id, the thread and task beans give each
 //! stream thread's current tasks. Input: a snapshot of `kafka.streams:*`
 //! client, thread and task beans; output: [`StreamsIndex`] lookups by thread name.
 
@@ -18,13 +18,7 @@ pub fn patterns() -> Vec<String> {
     ]
 }
 
-/// One Kafka Streams client inside a JVM.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StreamsApp {
-    pub application_id: String,
-    pub client_id: String,
-    pub state: String,
-}
+pub use crate::streams::StreamsApp;
 
 /// What a Kafka Streams thread is.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -45,24 +39,7 @@ pub struct StreamsIndex {
 
 impl StreamsIndex {
     pub fn from_snapshot(snap: &Snapshot) -> StreamsIndex {
-        let apps: Vec<StreamsApp> = snap
-            .of_type("kafka.streams", "stream-metrics")
-            .filter_map(|b| {
-                let client_id = b.name.get("client-id")?.to_string();
-                Some(StreamsApp {
-                    application_id: b
-                        .text("application-id")
-                        .or_else(|| b.name.get("application-id"))
-                        .unwrap_or_default()
-                        .to_string(),
-                    client_id,
-                    state: b
-                        .get("state")
-                        .map(|v| v.display())
-                        .unwrap_or_else(|| "UNKNOWN".into()),
-                })
-            })
-            .collect();
+        let apps = crate::streams::apps(snap);
         let mut tasks: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for b in snap.of_type("kafka.streams", "stream-thread-metrics") {
             if let Some(t) = b.name.get("thread-id") {
