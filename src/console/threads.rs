@@ -129,6 +129,35 @@ impl Session {
     }
 }
 
+/// One sample of the Kafka Streams threads' CPU time as snapshot beans for
+/// the `thread_cpu` metric group (empty when the JVM has thread CPU time
+/// disabled). Used by the JMX source on its own connection, inside its
+/// single-flight refresh.
+pub async fn streams_cpu_beans(
+    jvm: &crate::jvm::Jvm,
+    conn: crate::jvm::ConnectionId,
+    deadline: std::time::Duration,
+) -> Result<Vec<crate::jmx::Bean>, ConsoleError> {
+    let filter = crate::streams::thread_cpu::THREAD_NAMES.to_string();
+    let text = jvm
+        .console(conn, ConsoleOp::ThreadCpu, vec![filter], deadline)
+        .await?;
+    let sample: CpuSample = super::decode(
+        &format!("connection {}", conn.0),
+        ConsoleOp::ThreadCpu,
+        &text,
+    )?;
+    if !sample.enabled {
+        return Ok(Vec::new());
+    }
+    Ok(crate::streams::thread_cpu::beans(
+        sample
+            .threads
+            .iter()
+            .filter_map(|t| Some((t.name.as_str(), t.cpu_ns?))),
+    ))
+}
+
 /// The busiest threads from `a` to `b`, most CPU first, at most `n`;
 /// `wall_ms` is the interval between the samples.
 pub fn top(

@@ -191,6 +191,43 @@ impl JmxSource {
     }
 }
 
+impl JmxSource {
+    /// With the `thread_cpu` group on and a live JVM with Kafka Streams
+    /// threads: adds their CPU times to the snapshot (see
+    /// `streams::thread_cpu`). A failure only leaves the metric out.
+    async fn add_thread_cpu(&self, r: &mut ReadResult, left: Duration) {
+        let Reader::Live { jvm, conn, .. } = &self.reader else {
+            return;
+        };
+        let wanted = self
+            .options
+            .groups
+            .contains(&streams::thread_cpu::GROUP.name)
+            && r.snapshot
+                .of_type("kafka.streams", "stream-thread-metrics")
+                .next()
+                .is_some();
+        let Some(id) = *conn.lock().await else {
+            return;
+        };
+        if !wanted {
+            return;
+        }
+        let left = left.max(Duration::from_millis(50));
+        match crate::console::threads::streams_cpu_beans(jvm, id, left).await {
+            Ok(beans) if !beans.is_empty() => {
+                let mut all = std::mem::take(&mut r.snapshot.beans);
+                all.extend(beans);
+                r.snapshot = Snapshot::new(r.snapshot.taken_at_ms, all);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(target_name = %self.id, error = %e, "thread CPU times unavailable")
+            }
+        }
+    }
+}
+
 impl Source for JmxSource {
     fn kind(&self) -> &'static str {
         "jmx"
@@ -213,10 +250,13 @@ impl Source for JmxSource {
 
     fn refresh(&self, deadline: Duration) -> BoxFuture<'_, Result<Output, SourceError>> {
         Box::pin(async move {
-            let r = self.read(deadline).await?;
+            let start = Instant::now();
+            let mut r = self.read(deadline).await?;
             if !r.problems.is_empty() {
                 tracing::debug!(target_name = %self.id, problems = r.problems.len(), "beans unreadable in this read");
             }
+            self.add_thread_cpu(&mut r, deadline.saturating_sub(start.elapsed()))
+                .await;
             let snapshot = Arc::new(r.snapshot);
             let (snap, options, target) = (snapshot.clone(), self.options.clone(), self.target());
             let families =

@@ -25,6 +25,7 @@ pub mod state_updater;
 pub mod store;
 pub mod task;
 pub mod thread;
+pub mod thread_cpu;
 pub mod topic;
 
 pub use client::{apps, StreamsApp};
@@ -71,6 +72,7 @@ pub struct Group {
 pub const GROUPS: &[Group] = &[
     client::GROUP,
     thread::GROUP,
+    thread_cpu::GROUP,
     state_updater::GROUP,
     task::GROUP,
     processor_node::GROUP,

@@ -112,7 +112,7 @@ public final class Console {
             case "dcmd": return dcmd(mbs, args);
             case "overview": return overview(mbs);
             case "threads": return threads(mbs);
-            case "threadCpu": return threadCpu(mbs);
+            case "threadCpu": return threadCpu(mbs, arg(args, 0, null));
             case "dumpHeap": return dumpHeap(mbs, args);
             default: throw new Refused("BAD_ARGUMENT", "unknown console operation " + op);
         }
@@ -455,12 +455,31 @@ public final class Console {
         }
     }
 
-    /** Per-thread CPU time, one sample: {enabled, threads: [{id, name, cpuNs}]}. */
-    private static String threadCpu(MBeanServerConnection mbs) throws Exception {
+    /**
+     * Per-thread CPU time, one sample: {enabled, threads: [{id, name, cpuNs}]};
+     * with a regular expression, only the threads whose whole name matches it.
+     */
+    private static String threadCpu(MBeanServerConnection mbs, String nameRegex) throws Exception {
+        java.util.regex.Pattern only;
+        try {
+            only = nameRegex == null ? null : java.util.regex.Pattern.compile(nameRegex);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new Refused("BAD_ARGUMENT", "bad thread name pattern: " + e.getMessage());
+        }
         ThreadMXBean th = proxy(mbs, ManagementFactory.THREAD_MXBEAN_NAME, ThreadMXBean.class);
-        long[] ids = th.getAllThreadIds();
-        ThreadInfo[] infos = th.getThreadInfo(ids, 0);
-        long[] cpu = cpuTimes(mbs, th, ids);
+        long[] all = th.getAllThreadIds();
+        ThreadInfo[] infos = th.getThreadInfo(all, 0);
+        long[] ids = all;
+        if (only != null) {
+            List<ThreadInfo> kept = new ArrayList<>();
+            for (ThreadInfo ti : infos) {
+                if (ti != null && only.matcher(ti.getThreadName()).matches()) kept.add(ti);
+            }
+            infos = kept.toArray(new ThreadInfo[0]);
+            ids = new long[infos.length];
+            for (int i = 0; i < infos.length; i++) ids[i] = infos[i].getThreadId();
+        }
+        long[] cpu = ids.length == 0 ? new long[0] : cpuTimes(mbs, th, ids);
         JsonOut j = new JsonOut().beginObject().field("sampledAtMs", System.currentTimeMillis())
                 .field("enabled", cpu != null).key("threads").beginArray();
         for (int i = 0; i < ids.length; i++) {
