@@ -7,7 +7,13 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    ksbridge::cli::init_tracing(cli.log_level.as_deref());
+    // `top` owns the terminal: its errors show in its rows, not as log lines.
+    let filter = if cli.command.owns_terminal() {
+        Some("off")
+    } else {
+        cli.log_level.as_deref()
+    };
+    ksbridge::cli::init_tracing(filter);
     match ksbridge::cli::run(cli) {
         Ok(code) => code,
         // A closed stdout (`ksbridge mbeans .. | head`) is not an error.

@@ -20,6 +20,7 @@ pub mod mbeans;
 pub mod serve;
 pub mod target;
 pub mod threads;
+pub mod top;
 
 /// Generic failure (bad flags, I/O, anything not listed below).
 pub const EXIT_FAILURE: u8 = 1;
@@ -74,6 +75,8 @@ pub enum Command {
     Dcmd(dcmd::Args),
     /// Flight recordings: start, dump, stop, status; summary of a recording file.
     Jfr(jfr::Args),
+    /// Live full-screen view of every Kafka Streams app on the host; Enter drills in.
+    Top(top::Args),
 }
 
 /// Parses the command line; a command given `--config.file` is parsed again
@@ -112,6 +115,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Invoke(a) => invoke::run(a),
         Command::Dcmd(a) => dcmd::run(a),
         Command::Jfr(a) => jfr::run(a),
+        Command::Top(a) => top::run(a),
+    }
+}
+
+impl Command {
+    /// Whether the command draws a full-screen UI (log lines would corrupt it).
+    pub fn owns_terminal(&self) -> bool {
+        matches!(self, Command::Top(_))
     }
 }
 

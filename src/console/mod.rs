@@ -16,6 +16,7 @@ pub mod operations;
 pub mod overview;
 pub mod streams;
 pub mod threads;
+pub mod top;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
