@@ -92,14 +92,20 @@ impl StreamsIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jmx::{Bean, Value};
+    use crate::jmx::{Attribute, Bean, ObjectName, Value};
 
     fn bean(name: &str, attrs: Vec<(&str, Value)>) -> Bean {
-        let mut j = serde_json::json!({"name": name, "class": "x", "attributes": {}});
-        for (k, v) in attrs {
-            j["attributes"][k] = v.to_json();
+        Bean {
+            name: ObjectName::parse(name).unwrap(),
+            class_name: "x".into(),
+            attributes: attrs
+                .into_iter()
+                .map(|(k, value)| Attribute {
+                    name: k.into(),
+                    value,
+                })
+                .collect(),
         }
-        Bean::from_json(&j).unwrap()
     }
 
     #[test]

@@ -405,14 +405,20 @@ impl Top {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jmx::{Bean, Value};
+    use crate::jmx::{Attribute, Bean, ObjectName, Value};
 
     fn bean(name: &str, attrs: &[(&str, Value)]) -> Bean {
-        let mut j = serde_json::json!({"name": name, "class": "x", "attributes": {}});
-        for (k, v) in attrs {
-            j["attributes"][*k] = v.to_json();
+        Bean {
+            name: ObjectName::parse(name).unwrap(),
+            class_name: "x".into(),
+            attributes: attrs
+                .iter()
+                .map(|(k, value)| Attribute {
+                    name: (*k).into(),
+                    value: value.clone(),
+                })
+                .collect(),
         }
-        Bean::from_json(&j).unwrap()
     }
 
     fn snap(uptime: i64, cpu: i64, state: &str) -> Snapshot {
