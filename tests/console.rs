@@ -428,9 +428,12 @@ fn jfr_records_the_busy_method_and_summarizes_it() {
         "t1",
         "--settings",
         "profile",
+        // Starting the recorder takes seconds on a busy machine.
+        "--timeout",
+        "90s",
     ]));
     assert!(started.contains("Started recording"), "{started}");
-    assert!(ok(&ksbridge(&["jfr", "status", &pid])).contains("name=t1"));
+    assert!(ok(&ksbridge(&["jfr", "status", &pid, "--timeout", "60s"])).contains("name=t1"));
     // Execution samples come every 10-20 ms; dump until the busy method is in the hot list.
     let mut n = 0;
     let summary = wait_until(
@@ -440,7 +443,16 @@ fn jfr_records_the_busy_method_and_summarizes_it() {
             n += 1;
             let file = dir.path().join(format!("r{n}.jfr"));
             let f = file.to_str().unwrap();
-            ok(&ksbridge(&["jfr", "dump", &pid, f, "--name", "t1"]));
+            ok(&ksbridge(&[
+                "jfr",
+                "dump",
+                &pid,
+                f,
+                "--name",
+                "t1",
+                "--timeout",
+                "60s",
+            ]));
             let s = json(&ksbridge(&["jfr", "summary", f, "--json"]));
             let hot = s["hot_methods"].as_array()?.first()?.clone();
             (hot[0] == "ksbridge.console.Target$Busy.spin").then_some(s)
@@ -456,8 +468,16 @@ fn jfr_records_the_busy_method_and_summarizes_it() {
         text.contains("hot methods") && text.contains("Target$Busy.spin"),
         "{text}"
     );
-    ok(&ksbridge(&["jfr", "stop", &pid, "--name", "t1"]));
-    assert!(!ok(&ksbridge(&["jfr", "status", &pid])).contains("name=t1"));
+    ok(&ksbridge(&[
+        "jfr",
+        "stop",
+        &pid,
+        "--name",
+        "t1",
+        "--timeout",
+        "60s",
+    ]));
+    assert!(!ok(&ksbridge(&["jfr", "status", &pid, "--timeout", "60s"])).contains("name=t1"));
     let o = ksbridge(&[
         "jfr",
         "summary",
