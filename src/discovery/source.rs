@@ -25,6 +25,13 @@ pub fn patterns(options: &Options) -> Vec<String> {
     if on("admin") {
         p.push("kafka.admin.client:type=admin-client-metrics,*".into());
     }
+    if on("interceptors") {
+        p.extend(
+            crate::streams::interceptors::PATTERNS
+                .iter()
+                .map(|s| s.to_string()),
+        );
+    }
     if on("jvm") {
         for t in [
             "java.lang:type=Memory",

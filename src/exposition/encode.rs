@@ -7,7 +7,8 @@
 //! label values and help text are escaped here (the crate writes them
 //! verbatim), and StateSet families, which its `MetricType` lacks, are
 //! encoded as gauges and their one `# TYPE <name> gauge` line is rewritten to
-//! `stateset`.
+//! `stateset`. Histograms go through the crate's `encode_histogram` (which
+//! takes per-bucket counts, `f64::MAX` as `+Inf`).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -23,7 +24,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use super::{Family, Kind};
+use super::{Family, HistogramValue, Kind, Sample};
 
 /// The two text formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +133,7 @@ impl Collector for Families {
                 Kind::Counter => MetricType::Counter,
                 Kind::Gauge | Kind::StateSet => MetricType::Gauge,
                 Kind::Info => MetricType::Info,
+                Kind::Histogram => MetricType::Histogram,
             };
             let help = escape_help(&f.help);
             let mut metric = encoder.encode_descriptor(&f.name, &help, None, ty)?;
@@ -139,7 +141,7 @@ impl Collector for Families {
             // crate writes `{}` for an empty family label set, valid but noisy).
             if let [s] = f.samples.as_slice() {
                 if s.labels.is_empty() && f.kind != Kind::Info {
-                    encode_value(f.kind, s.value, metric)?;
+                    encode_value(f.kind, s, metric)?;
                     continue;
                 }
             }
@@ -149,7 +151,7 @@ impl Collector for Families {
                 if f.kind == Kind::Info {
                     metric.encode_info(&labels)?;
                 } else {
-                    encode_value(f.kind, s.value, metric.encode_family(&labels)?)?;
+                    encode_value(f.kind, s, metric.encode_family(&labels)?)?;
                 }
             }
         }
@@ -157,11 +159,32 @@ impl Collector for Families {
     }
 }
 
-fn encode_value(kind: Kind, v: f64, m: MetricEncoder) -> Result<(), std::fmt::Error> {
+fn encode_value(kind: Kind, s: &Sample, mut m: MetricEncoder) -> Result<(), std::fmt::Error> {
     match kind {
-        Kind::Counter => ConstCounter::new(v).encode(m),
-        _ => ConstGauge::new(v).encode(m),
+        Kind::Counter => ConstCounter::new(s.value).encode(m),
+        Kind::Histogram => {
+            let empty = HistogramValue {
+                buckets: Vec::new(),
+                count: 0,
+                sum: 0.0,
+            };
+            let h = s.histogram.as_deref().unwrap_or(&empty);
+            m.encode_histogram::<prometheus_client::encoding::NoLabelSet>(h.sum, h.count, &per_bucket(h), None)
+        }
+        _ => ConstGauge::new(s.value).encode(m),
     }
+}
+
+/// Per-bucket counts from cumulative ones, `+Inf` (as `f64::MAX`) last.
+fn per_bucket(h: &HistogramValue) -> Vec<(f64, u64)> {
+    let mut out = Vec::with_capacity(h.buckets.len() + 1);
+    let mut prev = 0;
+    for &(le, c) in &h.buckets {
+        out.push((le, c.saturating_sub(prev)));
+        prev = prev.max(c);
+    }
+    out.push((f64::MAX, h.count.saturating_sub(prev)));
+    out
 }
 
 /// OpenMetrics 1.0 text, ending in `# EOF`.
@@ -200,10 +223,15 @@ pub fn encode_text(families: &[Family]) -> String {
             Kind::Counter => (format!("{}_total", f.name), "counter"),
             Kind::Gauge | Kind::StateSet => (f.name.clone(), "gauge"),
             Kind::Info => (format!("{}_info", f.name), "gauge"),
+            Kind::Histogram => (f.name.clone(), "histogram"),
         };
         let _ = writeln!(out, "# HELP {name} {}", escape_help(&f.help));
         let _ = writeln!(out, "# TYPE {name} {ty}");
         for s in &f.samples {
+            if f.kind == Kind::Histogram {
+                text_histogram(&mut out, &name, s);
+                continue;
+            }
             out.push_str(&name);
             if !s.labels.is_empty() {
                 out.push('{');
@@ -221,6 +249,41 @@ pub fn encode_text(families: &[Family]) -> String {
         }
     }
     out
+}
+
+/// One histogram sample in 0.0.4: `_bucket` lines with `le` (ending in
+/// `+Inf`), then `_sum` and `_count`.
+fn text_histogram(out: &mut String, name: &str, s: &Sample) {
+    let Some(h) = s.histogram.as_deref() else {
+        return;
+    };
+    let line = |out: &mut String, suffix: &str, le: Option<&str>, v: &str| {
+        out.push_str(name);
+        out.push_str(suffix);
+        let mut first = true;
+        for (k, v) in s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), escape_label(v)))
+            .chain(le.map(|le| ("le", le.to_string())))
+        {
+            out.push(if first { '{' } else { ',' });
+            first = false;
+            let _ = write!(out, "{k}=\"{v}\"");
+        }
+        if !first {
+            out.push('}');
+        }
+        out.push(' ');
+        out.push_str(v);
+        out.push('\n');
+    };
+    for &(le, c) in &h.buckets {
+        line(out, "_bucket", Some(&format_value(le)), &c.to_string());
+    }
+    line(out, "_bucket", Some("+Inf"), &h.count.to_string());
+    line(out, "_sum", None, &format_value(h.sum));
+    line(out, "_count", None, &h.count.to_string());
 }
 
 /// Go-parsable float: `NaN`, `+Inf`, `-Inf`, shortest round-trip otherwise.
@@ -317,6 +380,46 @@ app_state{state=\"ERROR\"} 0\n\
 # HELP app_build_info Build.\n\
 # TYPE app_build_info gauge\n\
 app_build_info{version=\"4.4.0\"} 1\n";
+        assert_eq!(got, want);
+    }
+
+    fn histogram() -> Vec<Family> {
+        let mut h = Family::new("app_age_seconds", Kind::Histogram, "Age.");
+        h.push_histogram(
+            vec![("topic".into(), "t\"x".into())],
+            HistogramValue {
+                buckets: vec![(0.1, 1), (1.0, 3)],
+                count: 4,
+                sum: 7.5,
+            },
+        );
+        vec![h]
+    }
+
+    #[test]
+    fn histogram_openmetrics() {
+        let got = encode_openmetrics(&histogram());
+        let want = "# HELP app_age_seconds Age.\n\
+# TYPE app_age_seconds histogram\n\
+app_age_seconds_sum{topic=\"t\\\"x\"} 7.5\n\
+app_age_seconds_count{topic=\"t\\\"x\"} 4\n\
+app_age_seconds_bucket{le=\"0.1\",topic=\"t\\\"x\"} 1\n\
+app_age_seconds_bucket{le=\"1.0\",topic=\"t\\\"x\"} 3\n\
+app_age_seconds_bucket{le=\"+Inf\",topic=\"t\\\"x\"} 4\n\
+# EOF\n";
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn histogram_text_004() {
+        let got = encode_text(&histogram());
+        let want = "# HELP app_age_seconds Age.\n\
+# TYPE app_age_seconds histogram\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"0.1\"} 1\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"1\"} 3\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"+Inf\"} 4\n\
+app_age_seconds_sum{topic=\"t\\\"x\"} 7.5\n\
+app_age_seconds_count{topic=\"t\\\"x\"} 4\n";
         assert_eq!(got, want);
     }
 

@@ -8,4 +8,4 @@ pub mod lag;
 pub mod selfmetrics;
 
 pub use encode::{encode, Format};
-pub use family::{Family, Kind, Sample};
+pub use family::{Family, HistogramValue, Kind, Sample};

@@ -7,11 +7,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::exposition::{Family, Kind};
+use crate::exposition::{Family, HistogramValue, Kind, Sample};
 use crate::jmx::{Bean, Snapshot, Value};
 
 pub mod client;
 pub mod clients;
+pub mod interceptors;
 pub mod jvm;
 pub mod level;
 pub mod naming;
@@ -55,6 +56,7 @@ pub const GROUPS: &[Group] = &[
     clients::PRODUCER,
     clients::ADMIN,
     jvm::GROUP,
+    interceptors::GROUP,
 ];
 
 pub fn group(name: &str) -> Option<&'static Group> {
@@ -230,6 +232,38 @@ impl Families {
         labels: Vec<(String, String)>,
         value: f64,
     ) {
+        let sample = Sample {
+            labels,
+            value,
+            histogram: None,
+        };
+        self.add_sample(name, kind, help, sample);
+    }
+
+    /// Adds a histogram sample to a `Kind::Histogram` family.
+    pub fn add_histogram(
+        &mut self,
+        name: &str,
+        help: impl FnOnce() -> String,
+        labels: Vec<(String, String)>,
+        h: HistogramValue,
+    ) {
+        let sample = Sample {
+            labels,
+            value: h.count as f64,
+            histogram: Some(Box::new(h)),
+        };
+        self.add_sample(name, Kind::Histogram, help, sample);
+    }
+
+    /// Adds one sample (any kind, histogram data kept).
+    fn add_sample(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        help: impl FnOnce() -> String,
+        sample: Sample,
+    ) {
         let entry = match self.map.get_mut(name) {
             Some(e) => e,
             None => self
@@ -241,12 +275,12 @@ impl Families {
             tracing::debug!(family = name, "metric kind conflict, sample dropped");
             return;
         }
-        let idx = entry.1.entry(label_hash(&labels)).or_default();
-        if idx.iter().any(|&i| entry.0.samples[i].labels == labels) {
+        let idx = entry.1.entry(label_hash(&sample.labels)).or_default();
+        if idx.iter().any(|&i| entry.0.samples[i].labels == sample.labels) {
             return;
         }
         idx.push(entry.0.samples.len());
-        entry.0.push(labels, value);
+        entry.0.samples.push(sample);
     }
 
     pub fn extend(&mut self, families: Vec<Family>) {
@@ -261,7 +295,7 @@ impl Families {
             }
             let (name, kind, help) = (f.name, f.kind, f.help);
             for s in f.samples {
-                self.add_with(&name, kind, || help.clone(), s.labels, s.value);
+                self.add_sample(&name, kind, || help.clone(), s);
             }
         }
     }
