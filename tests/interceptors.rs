@@ -552,3 +552,66 @@ fn promtool(text: &str) {
     );
     assert!(out.status.success(), "promtool check metrics:\n{report}");
 }
+
+/// Caps and bad settings: beyond `max.topics` and `max.partitions` records and updates are
+/// counted as overflow, not tracked; unparsable values keep their defaults with a warning and
+/// never fail the client.
+#[test]
+fn caps_and_bad_settings_kafka_4() {
+    let line = KafkaLine::V4;
+    let broker = Broker::shared(line);
+    let (a, b) = (unique("ic-cap-a"), unique("ic-cap-b"));
+    create_topic(broker, &a, 3);
+    create_topic(broker, &b, 1);
+    let mut d = ClientDriver::start(
+        broker,
+        DriverOptions {
+            producer: vec![
+                ("interceptor.classes".into(), PRODUCER.into()),
+                ("ksbridge.interceptor.max.topics".into(), "1".into()),
+                ("ksbridge.interceptor.max.in.flight".into(), "abc".into()),
+                ("ksbridge.interceptor.log".into(), "maybe".into()),
+            ],
+            consumer: vec![
+                ("interceptor.classes".into(), CONSUMER.into()),
+                ("ksbridge.interceptor.max.partitions".into(), "1".into()),
+            ],
+            classpath_extra: vec![jar()],
+            ..Default::default()
+        },
+    );
+    let reply = d.command(&format!("produce {a} 30"), "PRODUCED ", WAIT);
+    assert!(reply.ends_with("acked=30 failed=0"), "{reply}");
+    let reply = d.command(&format!("produce {b} 20"), "PRODUCED ", WAIT);
+    assert!(reply.ends_with("acked=20 failed=0"), "{reply}");
+    d.command(&format!("consume {a} 30"), "CONSUMED ", WAIT);
+
+    let s = beans(line, d.pid());
+    let (p, c) = (d.producer_id(), d.consumer_id());
+    let pc = [("client-id", p.as_str())];
+    assert_eq!(find(&s, "producer", &pc).len(), 1);
+    assert_eq!(
+        total(&s, "producer", &[("topic", a.as_str())], "records-acked-total"),
+        30.0
+    );
+    assert!(find(&s, "producer", &[("topic", b.as_str())]).is_empty());
+    assert_eq!(
+        total(&s, "producer-client", &pc, "overflow-records-total"),
+        20.0
+    );
+    assert_eq!(
+        total(&s, "producer-client", &pc, "internal-errors-total"),
+        0.0
+    );
+    let cc = [("client-id", c.as_str())];
+    assert_eq!(find(&s, "consumer-partition", &cc).len(), 1);
+    assert!(total(&s, "consumer-client", &cc, "overflow-partition-updates-total") > 0.0);
+    assert_eq!(total(&s, "consumer", &cc, "records-consumed-total"), 30.0);
+
+    let log = std::fs::read_to_string(d.dir().join("driver.log")).unwrap_or_default();
+    assert!(
+        log.contains("ksbridge.interceptor.max.in.flight=abc is not a number; using 65536"),
+        "no settings warning in:\n{log}"
+    );
+    assert!(log.contains("ksbridge.interceptor.log=maybe is not true or false"));
+}

@@ -206,12 +206,9 @@ fn labels(ctx: &Context, b: &Bean) -> Option<Vec<(String, String)>> {
         ("thread".to_string(), thread),
         ("kafka_client_id".to_string(), id.to_string()),
     ];
-    match b.name.get("type") {
-        Some(t @ ("producer-client" | "consumer-client")) => {
-            let role = t.trim_end_matches("-client");
-            l.push(("role".into(), role.to_string()));
-        }
-        _ => {}
+    if let Some(t @ ("producer-client" | "consumer-client")) = b.name.get("type") {
+        let role = t.trim_end_matches("-client");
+        l.push(("role".into(), role.to_string()));
     }
     for key in ["topic", "partition", "exception", "instance"] {
         if let Some(v) = b.name.get(key) {

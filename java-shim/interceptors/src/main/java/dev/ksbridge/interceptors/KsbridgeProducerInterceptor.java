@@ -195,9 +195,7 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
         return;
       }
       TopicStats s = topic(metadata.topic());
-      if (s == null) {
-        overflowRecords.increment();
-      } else {
+      if (s != null) { // a record of an untracked topic was counted as overflow at onSend
         long sentAt = s.sendTimes.pop();
         if (exception == null) {
           s.acked.increment();
