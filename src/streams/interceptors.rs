@@ -7,23 +7,28 @@
 //! the clients embedded in Kafka Streams. Input: snapshot + context; output:
 //! families.
 
-use super::{Context, Families, Group, Level};
-use crate::exposition::{Family, HistogramValue, Kind};
+use super::{Beans, Context, Group, Level, Out};
+use crate::exposition::{HistogramValue, Kind};
 use crate::jmx::{Bean, Snapshot};
 
 pub const GROUP: Group = Group {
     name: "interceptors",
     help: "ksbridge's producer/consumer interceptors (when an app has them): sent, acknowledged, failed, consumed, committed; latency and record-age histograms",
     default_on: true,
+    beans: &[
+        Beans::of(DOMAIN, "producer"),
+        Beans::of(DOMAIN, "producer-failure"),
+        Beans::of(DOMAIN, "producer-client"),
+        Beans::of(DOMAIN, "consumer"),
+        Beans::of(DOMAIN, "consumer-partition"),
+        Beans::of(DOMAIN, "consumer-client"),
+    ],
+    level: |_, _| Some(Level::Info),
     build,
-    observed: |_| Level::Info,
 };
 
 /// The JMX domain the interceptors register under.
 pub const DOMAIN: &str = "ksbridge.interceptors";
-
-/// ObjectName patterns the group reads.
-pub const PATTERNS: &[&str] = &["ksbridge.interceptors:*"];
 
 /// `(attribute, metric name, kind, help)` of a bean type's plain attributes.
 type Plain = (&'static str, &'static str, Kind, &'static str);
@@ -150,17 +155,16 @@ const CLIENT: &[Plain] = &[
     ),
 ];
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     for b in snapshot.beans.iter().filter(|b| b.name.domain() == DOMAIN) {
         let Some(labels) = labels(ctx, b) else {
             continue;
         };
         match b.name.get("type").unwrap_or_default() {
             "producer" => {
-                plain(&mut out, b, &labels, PRODUCER);
+                plain(out, b, &labels, PRODUCER);
                 histogram(
-                    &mut out,
+                    out,
                     b,
                     &labels,
                     "send-ack-latency-seconds",
@@ -168,11 +172,11 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
                     "Time from onSend to the acknowledgement (n-th acknowledgement of a topic paired with its n-th send).",
                 );
             }
-            "producer-failure" => plain(&mut out, b, &labels, PRODUCER_FAILURE),
+            "producer-failure" => plain(out, b, &labels, PRODUCER_FAILURE),
             "consumer" => {
-                plain(&mut out, b, &labels, CONSUMER);
+                plain(out, b, &labels, CONSUMER);
                 histogram(
-                    &mut out,
+                    out,
                     b,
                     &labels,
                     "record-age-seconds",
@@ -180,12 +184,11 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
                     "Age of consumed records: consume time minus record timestamp.",
                 );
             }
-            "consumer-partition" => plain(&mut out, b, &labels, CONSUMER_PARTITION),
-            "producer-client" | "consumer-client" => plain(&mut out, b, &labels, CLIENT),
+            "consumer-partition" => plain(out, b, &labels, CONSUMER_PARTITION),
+            "producer-client" | "consumer-client" => plain(out, b, &labels, CLIENT),
             _ => {}
         }
     }
-    out.into_vec()
 }
 
 /// `application_id`, `client_id`, `thread` (Streams clients; empty for a plain
@@ -232,7 +235,7 @@ fn thread_of(rest: &str) -> String {
     rest.to_string()
 }
 
-fn plain(out: &mut Families, b: &Bean, labels: &[(String, String)], table: &[Plain]) {
+fn plain(out: &mut Out, b: &Bean, labels: &[(String, String)], table: &[Plain]) {
     for &(attr, name, kind, help) in table {
         let Some(v) = b.get(attr).and_then(super::numeric) else {
             continue;
@@ -245,7 +248,7 @@ fn plain(out: &mut Families, b: &Bean, labels: &[(String, String)], table: &[Pla
 }
 
 fn histogram(
-    out: &mut Families,
+    out: &mut Out,
     b: &Bean,
     labels: &[(String, String)],
     prefix: &str,
@@ -368,7 +371,9 @@ mod tests {
                 ),
             ],
         );
-        let fams = build(&snap, &ctx(&snap));
+        let mut out = Out::new();
+        build(&snap, &ctx(&snap), &mut out);
+        let fams = out.into_vec();
         let get = |n: &str| fams.iter().find(|f| f.name == n).expect(n);
         let sent = get("kafka_interceptor_producer_sent_records");
         assert_eq!(sent.samples[0].value, 10.0);
