@@ -63,7 +63,10 @@ fn logging(line: KafkaLine, dir: &Path) -> Vec<String> {
             snippet("log4j-interceptors.properties").display()
         )],
     };
-    flags.push(format!("-Dksb.log.file={}", dir.join("kafka.log").display()));
+    flags.push(format!(
+        "-Dksb.log.file={}",
+        dir.join("kafka.log").display()
+    ));
     flags.push(format!("-Dksbridge.interceptor.log.dir={}", dir.display()));
     flags
 }
@@ -203,7 +206,10 @@ fn plain_clients(line: KafkaLine) {
     let s = beans(line, pid);
     let p = [("client-id", pid_s.as_str()), ("topic", topic.as_str())];
     let c = [("client-id", cid.as_str()), ("topic", topic.as_str())];
-    assert_eq!(total(&s, "producer", &p, "records-sent-total"), (N + 1) as f64);
+    assert_eq!(
+        total(&s, "producer", &p, "records-sent-total"),
+        (N + 1) as f64
+    );
     assert_eq!(total(&s, "producer", &p, "records-acked-total"), N as f64);
     assert_eq!(
         total(&s, "producer", &p, "send-ack-latency-seconds-count"),
@@ -218,7 +224,10 @@ fn plain_clients(line: KafkaLine) {
         Some("org.apache.kafka.common.errors.RecordTooLargeException")
     );
     assert_eq!(failures[0].f64("records-failed-total"), Some(1.0));
-    assert_eq!(total(&s, "consumer", &c, "records-consumed-total"), N as f64);
+    assert_eq!(
+        total(&s, "consumer", &c, "records-consumed-total"),
+        N as f64
+    );
     assert_eq!(
         total(&s, "consumer", &c, "record-age-seconds-count"),
         N as f64
@@ -262,7 +271,14 @@ fn plain_clients(line: KafkaLine) {
     let consumed: u64 = clog
         .lines()
         .filter(|l| l.contains(&format!("consumed topic={topic} ")))
-        .filter_map(|l| l.split("records=").nth(1)?.split(' ').next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split("records=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum();
     assert_eq!(consumed, N);
     assert!(
@@ -386,7 +402,10 @@ fn streams_app(line: KafkaLine) {
         total(&s, "consumer", &input, "record-age-seconds-count"),
         N as f64
     );
-    assert_eq!(total(&s, "producer", &output, "records-sent-total"), N as f64);
+    assert_eq!(
+        total(&s, "producer", &output, "records-sent-total"),
+        N as f64
+    );
     assert_eq!(
         total(&s, "producer", &output, "records-acked-total"),
         N as f64
@@ -398,7 +417,10 @@ fn streams_app(line: KafkaLine) {
     assert!(find(&s, "producer-failure", &[]).is_empty());
     for b in find(&s, "consumer", &input) {
         let id = b.name.get("client-id").unwrap_or_default();
-        assert!(id.ends_with("-consumer") && id.contains("-StreamThread-"), "{id}");
+        assert!(
+            id.ends_with("-consumer") && id.contains("-StreamThread-"),
+            "{id}"
+        );
     }
 
     // Committed offsets (the app commits every second) equal the broker's view.
@@ -542,7 +564,9 @@ fn promtool(text: &str) {
         .spawn()
         .expect("promtool (Debian package prometheus) must be installed");
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).expect("writing to promtool");
+        stdin
+            .write_all(text.as_bytes())
+            .expect("writing to promtool");
     }
     let out = child.wait_with_output().expect("promtool output");
     let report = format!(
@@ -591,7 +615,12 @@ fn caps_and_bad_settings_kafka_4() {
     let pc = [("client-id", p.as_str())];
     assert_eq!(find(&s, "producer", &pc).len(), 1);
     assert_eq!(
-        total(&s, "producer", &[("topic", a.as_str())], "records-acked-total"),
+        total(
+            &s,
+            "producer",
+            &[("topic", a.as_str())],
+            "records-acked-total"
+        ),
         30.0
     );
     assert!(find(&s, "producer", &[("topic", b.as_str())]).is_empty());
@@ -605,7 +634,14 @@ fn caps_and_bad_settings_kafka_4() {
     );
     let cc = [("client-id", c.as_str())];
     assert_eq!(find(&s, "consumer-partition", &cc).len(), 1);
-    assert!(total(&s, "consumer-client", &cc, "overflow-partition-updates-total") > 0.0);
+    assert!(
+        total(
+            &s,
+            "consumer-client",
+            &cc,
+            "overflow-partition-updates-total"
+        ) > 0.0
+    );
     assert_eq!(total(&s, "consumer", &cc, "records-consumed-total"), 30.0);
 
     let log = std::fs::read_to_string(d.dir().join("driver.log")).unwrap_or_default();

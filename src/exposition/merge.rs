@@ -82,7 +82,10 @@ impl FamilySet {
             return;
         }
         let idx = entry.1.entry(label_hash(&sample.labels)).or_default();
-        if idx.iter().any(|&i| entry.0.samples[i].labels == sample.labels) {
+        if idx
+            .iter()
+            .any(|&i| entry.0.samples[i].labels == sample.labels)
+        {
             return;
         }
         idx.push(entry.0.samples.len());
@@ -154,7 +157,11 @@ mod tests {
         other.push_histogram(l("2"), h(2));
         s.extend([other]);
         let v = s.into_vec();
-        let counts: Vec<u64> = v[0].samples.iter().map(|s| s.histogram.as_ref().map_or(0, |h| h.count)).collect();
+        let counts: Vec<u64> = v[0]
+            .samples
+            .iter()
+            .map(|s| s.histogram.as_ref().map_or(0, |h| h.count))
+            .collect();
         assert_eq!(counts, vec![1, 2]);
     }
 }

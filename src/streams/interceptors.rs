@@ -377,7 +377,10 @@ mod tests {
         let get = |n: &str| fams.iter().find(|f| f.name == n).expect(n);
         let sent = get("kafka_interceptor_producer_sent_records");
         assert_eq!(sent.samples[0].value, 10.0);
-        assert_eq!(sent.samples[0].labels[1], ("client_id".into(), "a,b".into()));
+        assert_eq!(
+            sent.samples[0].labels[1],
+            ("client_id".into(), "a,b".into())
+        );
         let lat = get("kafka_interceptor_producer_send_ack_latency_seconds");
         assert_eq!(lat.kind, Kind::Histogram);
         assert_eq!(lat.samples[0].histogram.as_ref().expect("h").count, 9);

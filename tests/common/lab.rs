@@ -1037,7 +1037,10 @@ impl ClientDriver {
     }
 
     pub fn pid(&self) -> u32 {
-        self.jvm.as_ref().map(Jvm::pid).expect("the driver is not running")
+        self.jvm
+            .as_ref()
+            .map(Jvm::pid)
+            .expect("the driver is not running")
     }
 
     /// The producer's client id.
