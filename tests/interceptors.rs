@@ -156,6 +156,8 @@ fn streams_app_kafka_3_9() {
 
 /// A plain producer and consumer with the interceptors (logging on) beside a throwing
 /// neighbour: exact counts, a rejected record, committed offsets, logs, /metrics, close().
+/// One long scenario on purpose: each step checks what the steps before it left behind (the
+/// same clients' beans, logs and scrape), and starting the JVMs once keeps the test fast.
 fn plain_clients(line: KafkaLine) {
     const N: u64 = 500;
     let broker = Broker::shared(line);
@@ -365,6 +367,7 @@ fn plain_clients(line: KafkaLine) {
 /// The lab's Kafka Streams app with the interceptors on its producers and main consumers:
 /// a known number of purchases in, exact counts on the input and the masked output topic,
 /// committed offsets equal to the broker's, and the families with the application id.
+/// One scenario over one app run (starting a Streams app costs seconds).
 fn streams_app(line: KafkaLine) {
     const N: u64 = 300;
     let broker = Broker::shared(line);
