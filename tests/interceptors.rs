@@ -177,6 +177,11 @@ fn plain_clients(line: KafkaLine) {
             format!("ksbridge.lab.NeighbourInterceptor,{PRODUCER}"),
         ),
         ("max.request.size".into(), "10000".into()),
+        // Every send timed (the default samples one in four), so the count is exact.
+        (
+            "ksbridge.interceptor.latency.sample.every".into(),
+            "1".into(),
+        ),
     ];
     producer.extend(logged.iter().cloned());
     let mut consumer = vec![("interceptor.classes".to_string(), CONSUMER.to_string())];
@@ -413,10 +418,17 @@ fn streams_app(line: KafkaLine) {
         total(&s, "producer", &output, "records-acked-total"),
         N as f64
     );
+    // The default samples every 4th send of each producer and topic: an exact count too.
+    let sampled: f64 = find(&s, "producer", &output)
+        .iter()
+        .filter_map(|b| b.f64("records-sent-total"))
+        .map(|sent| (sent / 4.0).floor())
+        .sum();
     assert_eq!(
         total(&s, "producer", &output, "send-ack-latency-seconds-count"),
-        N as f64
+        sampled
     );
+    assert!(sampled >= (N / 4 - 1) as f64, "{sampled}");
     assert!(find(&s, "producer-failure", &[]).is_empty());
     for b in find(&s, "consumer", &input) {
         let id = b.name.get("client-id").unwrap_or_default();

@@ -1,12 +1,12 @@
 package dev.ksbridge.interceptors;
 
 import java.math.BigDecimal;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A histogram with fixed bucket bounds (in seconds), recorded in integer units (nanoseconds
- * or milliseconds) without allocation: one {@link LongAdder} per bucket and one for the sum.
- * Bounds are inclusive upper bounds, as Prometheus's {@code le}.
+ * or milliseconds) without allocation. Bounds are inclusive upper bounds, as Prometheus's
+ * {@code le}. Not thread-safe: its owner guards it with the lock of the counters it sits
+ * beside (one lock per call instead of one atomic per field).
  */
 final class Histogram {
   /** Send-to-acknowledgement latency bounds, seconds. */
@@ -22,16 +22,15 @@ final class Histogram {
   private final long[] unitBounds;
   private final double unitsPerSecond;
   /** One cell per bound plus the overflow (+Inf) cell; non-cumulative. */
-  private final LongAdder[] cells;
-  private final LongAdder sumUnits = new LongAdder();
+  private final long[] cells;
+  private long sumUnits;
 
   Histogram(double[] bounds, double unitsPerSecond) {
     this.bounds = bounds.clone();
     this.unitsPerSecond = unitsPerSecond;
     unitBounds = new long[bounds.length];
     for (int i = 0; i < bounds.length; i++) unitBounds[i] = Math.round(bounds[i] * unitsPerSecond);
-    cells = new LongAdder[bounds.length + 1];
-    for (int i = 0; i < cells.length; i++) cells[i] = new LongAdder();
+    cells = new long[bounds.length + 1];
   }
 
   static Histogram nanos(double[] bounds) {
@@ -57,29 +56,32 @@ final class Histogram {
 
   void observe(long units) {
     long u = Math.max(0, units);
-    cells[cell(u)].increment();
-    sumUnits.add(u);
+    cells[cell(u)]++;
+    sumUnits += u;
   }
 
   /** Adds a batch counted by the caller: {@code counts[i]} values in cell i, summing {@code sum} units. */
   void addBatch(long[] counts, long sum) {
-    for (int i = 0; i < counts.length; i++) {
-      if (counts[i] != 0) cells[i].add(counts[i]);
-    }
-    sumUnits.add(sum);
+    for (int i = 0; i < counts.length; i++) cells[i] += counts[i];
+    sumUnits += sum;
   }
 
   /**
-   * Cumulative bucket counts (one per bound, then the count), the sum in seconds, in one pass
-   * so that buckets never decrease and the last bucket equals the count.
+   * Cumulative bucket counts (one per bound, then the count) and the sum in seconds, written
+   * to {@code out} from {@code offset}: buckets never decrease, the last equals the count.
    */
   void snapshot(Object[] out, int offset) {
     long cumulative = 0;
     for (int i = 0; i < cells.length; i++) {
-      cumulative += cells[i].sum();
+      cumulative += cells[i];
       out[offset + i] = cumulative;
     }
-    out[offset + cells.length] = sumUnits.sum() / unitsPerSecond;
+    out[offset + cells.length] = sumUnits / unitsPerSecond;
+  }
+
+  /** Attributes {@link #snapshot} writes. */
+  int width() {
+    return cells.length + 1;
   }
 
   /** Attribute names: {@code <prefix>-bucket-le-<bound>}..., {@code <prefix>-count}, {@code <prefix>-sum}. */

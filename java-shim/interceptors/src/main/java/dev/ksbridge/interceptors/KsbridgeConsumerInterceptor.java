@@ -4,7 +4,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.apache.kafka.clients.consumer.ConsumerInterceptor;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -29,18 +28,54 @@ public final class KsbridgeConsumerInterceptor implements ConsumerInterceptor<Ob
   static final String LOGGER = "ksbridge.interceptor.consumer";
   private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
 
+  /** Per-topic counters and the age histogram, under this object's lock (once per batch). */
   static final class TopicStats {
-    final LongAdder consumed = new LongAdder();
-    final LongAdder bytes = new LongAdder();
-    final LongAdder commits = new LongAdder();
+    private long consumed;
+    private long bytes;
+    private long commits;
     final Histogram age = Histogram.millis(Histogram.AGE_SECONDS);
+
+    synchronized void batch(long records, long batchBytes, long[] ageCells, long ageSum) {
+      consumed += records;
+      bytes += batchBytes;
+      age.addBatch(ageCells, ageSum);
+    }
+
+    synchronized void committed() {
+      commits++;
+    }
+
+    synchronized void read(Object[] out) {
+      out[0] = consumed;
+      out[1] = bytes;
+      out[2] = commits;
+      age.snapshot(out, 3);
+    }
   }
 
+  /** Per-partition offsets and counts, under this object's lock. */
   static final class PartitionStats {
-    final AtomicLong committedOffset = new AtomicLong(-1);
-    final AtomicLong consumedOffset = new AtomicLong(-1);
-    final LongAdder consumed = new LongAdder();
-    final LongAdder commits = new LongAdder();
+    private long committedOffset = -1;
+    private long consumedOffset = -1;
+    private long consumed;
+    private long commits;
+
+    synchronized void batch(long records, long lastOffset) {
+      consumed += records;
+      consumedOffset = lastOffset;
+    }
+
+    synchronized void committed(long offset) {
+      committedOffset = offset;
+      commits++;
+    }
+
+    synchronized void read(Object[] out) {
+      out[0] = committedOffset;
+      out[1] = commits;
+      out[2] = consumedOffset;
+      out[3] = consumed;
+    }
   }
 
   private volatile Settings settings = Settings.DEFAULT;
@@ -67,19 +102,27 @@ public final class KsbridgeConsumerInterceptor implements ConsumerInterceptor<Ob
       log = new LogGate(LOG, s);
       beans = new Beans(s.jmx, LOG);
       for (String p : s.problems) LOG.warn("ksbridge consumer interceptor {}: {}", clientId, p);
+      final LogGate g = log;
       beans.register("consumer-client", clientId, new String[0], StatsBean
           .builder("ksbridge consumer interceptor of one client")
-          .counter("commits-total", commits, "Offset commits the broker confirmed (onCommit calls)")
-          .counter("overflow-records-total", overflowRecords,
+          .number("commits-total", "Offset commits the broker confirmed (onCommit calls)")
+          .number("overflow-records-total",
               "Records of topics beyond ksbridge.interceptor.max.topics (not tracked per topic)")
-          .counter("overflow-partition-updates-total", overflowPartitions,
+          .number("overflow-partition-updates-total",
               "Partition updates beyond ksbridge.interceptor.max.partitions (not tracked)")
-          .counter("internal-errors-total", internalErrors,
+          .number("internal-errors-total",
               "Errors inside the interceptor, caught and counted (the client is not affected)")
-          .counter("log-lines-total", log.written, "Log lines written")
-          .counter("log-suppressed-total", log.suppressed,
+          .number("log-lines-total", "Log lines written")
+          .number("log-suppressed-total",
               "Log lines left out by ksbridge.interceptor.log.max.per.second")
-          .build());
+          .build(out -> {
+            out[0] = commits.sum();
+            out[1] = overflowRecords.sum();
+            out[2] = overflowPartitions.sum();
+            out[3] = internalErrors.sum();
+            out[4] = g.written.sum();
+            out[5] = g.suppressed.sum();
+          }));
     } catch (Throwable t) {
       KsbridgeProducerInterceptor.rethrowFatal(t);
       internalErrors.increment();
@@ -101,12 +144,12 @@ public final class KsbridgeConsumerInterceptor implements ConsumerInterceptor<Ob
     }
     beans.register("consumer", clientId, new String[] {"topic", topic}, StatsBean
         .builder("ksbridge consumer interceptor: one client and topic")
-        .counter("records-consumed-total", fresh.consumed, "Records returned by poll() (onConsume)")
-        .counter("bytes-consumed-total", fresh.bytes, "Serialized key and value bytes consumed")
-        .counter("commits-total", fresh.commits, "Confirmed commits that included this topic")
+        .number("records-consumed-total", "Records returned by poll() (onConsume)")
+        .number("bytes-consumed-total", "Serialized key and value bytes consumed")
+        .number("commits-total", "Confirmed commits that included this topic")
         .histogram("record-age-seconds", fresh.age,
             "Age of consumed records: consume time minus record timestamp")
-        .build());
+        .build(fresh::read));
     return fresh;
   }
 
@@ -127,13 +170,13 @@ public final class KsbridgeConsumerInterceptor implements ConsumerInterceptor<Ob
     beans.register("consumer-partition", clientId,
         new String[] {"topic", tp.topic(), "partition", Integer.toString(tp.partition())}, StatsBean
             .builder("ksbridge consumer interceptor: one client and partition")
-            .gauge("committed-offset", fresh.committedOffset,
+            .number("committed-offset",
                 "Last offset the broker confirmed as committed (onCommit); -1 before the first")
-            .counter("commits-total", fresh.commits, "Confirmed commits of this partition")
-            .gauge("consumed-offset", fresh.consumedOffset,
+            .number("commits-total", "Confirmed commits of this partition")
+            .number("consumed-offset",
                 "Offset of the last record returned by poll(); -1 before the first")
-            .counter("records-consumed-total", fresh.consumed, "Records returned by poll()")
-            .build());
+            .number("records-consumed-total", "Records returned by poll()")
+            .build(fresh::read));
     return fresh;
   }
 
@@ -163,14 +206,9 @@ public final class KsbridgeConsumerInterceptor implements ConsumerInterceptor<Ob
             ageSum += age;
           }
         }
-        s.consumed.add(list.size());
-        s.bytes.add(bytes);
-        s.age.addBatch(cells, ageSum);
+        s.batch(list.size(), bytes, cells, ageSum);
         PartitionStats p = partition(tp);
-        if (p != null) {
-          p.consumed.add(list.size());
-          p.consumedOffset.set(list.get(list.size() - 1).offset());
-        }
+        if (p != null) p.batch(list.size(), list.get(list.size() - 1).offset());
         if (log.allow(false)) {
           if (settings.logPayload) {
             StringBuilder b = new StringBuilder();
@@ -212,13 +250,10 @@ public final class KsbridgeConsumerInterceptor implements ConsumerInterceptor<Ob
         if (tp == null || om == null) continue;
         if (seen.add(tp.topic())) {
           TopicStats s = topic(tp.topic());
-          if (s != null) s.commits.increment();
+          if (s != null) s.committed();
         }
         PartitionStats p = partition(tp);
-        if (p != null) {
-          p.committedOffset.set(om.offset());
-          p.commits.increment();
-        }
+        if (p != null) p.committed(om.offset());
       }
       if (log.allow(false)) {
         StringBuilder b = new StringBuilder();

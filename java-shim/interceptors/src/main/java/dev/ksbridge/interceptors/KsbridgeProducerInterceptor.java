@@ -27,20 +27,64 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
   private static final Logger LOG = LoggerFactory.getLogger(LOGGER);
   private static final String OTHER = "other";
 
-  /** Per-topic counters and histogram. */
+  /**
+   * Per-topic counters, send times and latency histogram, all under this object's lock: one
+   * short uncontended lock per call costs less than an atomic per field, and JMX reads one
+   * consistent snapshot. Sends and acknowledgements are numbered per topic; the latency is
+   * measured for every {@code every}-th one (the clock is the main cost of a call).
+   */
   static final class TopicStats {
     final String topic;
-    final LongAdder sent = new LongAdder();
-    final LongAdder bytesSent = new LongAdder();
-    final LongAdder acked = new LongAdder();
-    final LongAdder bytesAcked = new LongAdder();
-    final LongAdder failed = new LongAdder();
-    final Histogram latency = Histogram.nanos(Histogram.LATENCY_SECONDS);
-    final SendTimes sendTimes;
+    private final int every;
+    private long sent;
+    private long bytesSent;
+    private long acked;
+    private long bytesAcked;
+    private long failed;
+    private long sendSeq;
+    private long ackSeq;
+    private final Histogram latency = Histogram.nanos(Histogram.LATENCY_SECONDS);
+    private final SendTimes sendTimes;
 
-    TopicStats(String topic, int maxInFlight) {
+    TopicStats(String topic, Settings s) {
       this.topic = topic;
-      this.sendTimes = new SendTimes(maxInFlight);
+      this.every = s.latencyEvery;
+      this.sendTimes = new SendTimes(s.maxInFlight);
+    }
+
+    /** A send of {@code bytes} (-1: size unknown before serialization). */
+    synchronized void sent(long bytes) {
+      sent++;
+      if (bytes >= 0) bytesSent += bytes;
+      long seq = ++sendSeq;
+      if (seq % every == 0) sendTimes.push(seq, System.nanoTime());
+    }
+
+    /** An acknowledgement; false when its send was sampled but no send time was kept. */
+    synchronized boolean acked(long bytes) {
+      acked++;
+      bytesAcked += bytes;
+      long seq = ++ackSeq;
+      if (seq % every != 0) return true;
+      long sentAt = sendTimes.take(seq);
+      if (sentAt == SendTimes.NONE) return false;
+      latency.observe(System.nanoTime() - sentAt);
+      return true;
+    }
+
+    synchronized void failed() {
+      failed++;
+      long seq = ++ackSeq;
+      if (seq % every == 0) sendTimes.take(seq);
+    }
+
+    synchronized void read(Object[] out) {
+      out[0] = sent;
+      out[1] = bytesSent;
+      out[2] = acked;
+      out[3] = bytesAcked;
+      out[4] = failed;
+      latency.snapshot(out, 5);
     }
   }
 
@@ -67,20 +111,27 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
       log = new LogGate(LOG, s);
       beans = new Beans(s.jmx, LOG);
       for (String p : s.problems) LOG.warn("ksbridge producer interceptor {}: {}", clientId, p);
+      final LogGate g = log;
       beans.register("producer-client", clientId, new String[0], StatsBean
           .builder("ksbridge producer interceptor of one client")
-          .counter("overflow-records-total", overflowRecords,
+          .number("overflow-records-total",
               "Records of topics beyond ksbridge.interceptor.max.topics (not tracked per topic)")
-          .counter("latency-unmatched-total", unmatched,
+          .number("latency-unmatched-total",
               "Acknowledgements without a recorded send time (max.in.flight reached)")
-          .counter("failed-without-topic-total", failedWithoutTopic,
-              "Failed sends reported without topic metadata")
-          .counter("internal-errors-total", internalErrors,
+          .number("failed-without-topic-total", "Failed sends reported without topic metadata")
+          .number("internal-errors-total",
               "Errors inside the interceptor, caught and counted (the client is not affected)")
-          .counter("log-lines-total", log.written, "Log lines written")
-          .counter("log-suppressed-total", log.suppressed,
+          .number("log-lines-total", "Log lines written")
+          .number("log-suppressed-total",
               "Log lines left out by ksbridge.interceptor.log.max.per.second")
-          .build());
+          .build(out -> {
+            out[0] = overflowRecords.sum();
+            out[1] = unmatched.sum();
+            out[2] = failedWithoutTopic.sum();
+            out[3] = internalErrors.sum();
+            out[4] = g.written.sum();
+            out[5] = g.suppressed.sum();
+          }));
     } catch (Throwable t) {
       rethrowFatal(t);
       internalErrors.increment();
@@ -99,7 +150,7 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
       topicCount.decrementAndGet();
       return null;
     }
-    TopicStats fresh = new TopicStats(topic, settings.maxInFlight);
+    TopicStats fresh = new TopicStats(topic, settings);
     s = topics.putIfAbsent(topic, fresh);
     if (s != null) {
       topicCount.decrementAndGet();
@@ -107,16 +158,16 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
     }
     beans.register("producer", clientId, new String[] {"topic", topic}, StatsBean
         .builder("ksbridge producer interceptor: one client and topic")
-        .counter("records-sent-total", fresh.sent, "Records passed to send() (onSend)")
-        .counter("bytes-sent-total", fresh.bytesSent,
+        .number("records-sent-total", "Records passed to send() (onSend)")
+        .number("bytes-sent-total",
             "Key and value bytes at onSend, for byte[], ByteBuffer and Bytes payloads")
-        .counter("records-acked-total", fresh.acked, "Records acknowledged by the broker")
-        .counter("bytes-acked-total", fresh.bytesAcked,
-            "Serialized key and value bytes of acknowledged records")
-        .counter("records-failed-total", fresh.failed, "Records whose send failed")
+        .number("records-acked-total", "Records acknowledged by the broker")
+        .number("bytes-acked-total", "Serialized key and value bytes of acknowledged records")
+        .number("records-failed-total", "Records whose send failed")
         .histogram("send-ack-latency-seconds", fresh.latency,
-            "Time from onSend to the acknowledgement")
-        .build());
+            "Time from onSend to the acknowledgement, one send in"
+                + " ksbridge.interceptor.latency.sample.every")
+        .build(fresh::read));
     return fresh;
   }
 
@@ -138,8 +189,8 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
     beans.register("producer-failure", clientId,
         new String[] {"topic", topic, "exception", exceptionClass}, StatsBean
             .builder("ksbridge producer interceptor: failed sends of one topic by exception class")
-            .counter("records-failed-total", fresh, "Records whose send failed with this exception")
-            .build());
+            .number("records-failed-total", "Records whose send failed with this exception")
+            .build(out -> out[0] = fresh.sum()));
     return fresh;
   }
 
@@ -155,16 +206,13 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
   @Override
   public ProducerRecord<Object, Object> onSend(ProducerRecord<Object, Object> record) {
     try {
-      long now = System.nanoTime();
       TopicStats s = topic(record.topic());
       if (s == null) {
         overflowRecords.increment();
       } else {
-        s.sent.increment();
         long k = size(record.key());
         long v = size(record.value());
-        if (k >= 0 && v >= 0) s.bytesSent.add(k + v);
-        s.sendTimes.push(now);
+        s.sent(k >= 0 && v >= 0 ? k + v : -1);
       }
       if (log.allow(false)) {
         if (settings.logPayload) {
@@ -186,7 +234,6 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
   @Override
   public void onAcknowledgement(RecordMetadata metadata, Exception exception) {
     try {
-      long now = System.nanoTime();
       if (metadata == null) {
         if (exception != null) failedWithoutTopic.increment();
         if (exception != null && log.allow(true)) {
@@ -196,18 +243,12 @@ public final class KsbridgeProducerInterceptor implements ProducerInterceptor<Ob
       }
       TopicStats s = topic(metadata.topic());
       if (s != null) { // a record of an untracked topic was counted as overflow at onSend
-        long sentAt = s.sendTimes.pop();
         if (exception == null) {
-          s.acked.increment();
-          s.bytesAcked.add(Math.max(0, metadata.serializedKeySize())
-              + Math.max(0, metadata.serializedValueSize()));
-          if (sentAt == SendTimes.NONE) {
-            unmatched.increment();
-          } else {
-            s.latency.observe(now - sentAt);
-          }
+          long bytes = Math.max(0, metadata.serializedKeySize())
+              + Math.max(0, metadata.serializedValueSize());
+          if (!s.acked(bytes)) unmatched.increment();
         } else {
-          s.failed.increment();
+          s.failed();
           LongAdder f = failure(s.topic, exception.getClass().getName());
           if (f != null) f.increment();
         }

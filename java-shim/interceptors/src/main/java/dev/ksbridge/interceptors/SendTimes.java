@@ -1,22 +1,24 @@
 package dev.ksbridge.interceptors;
 
 /**
- * Send times ({@code System.nanoTime()}) of one topic's records not yet acknowledged, oldest
- * first: a growable ring of longs bounded by {@code max.in.flight}. The interceptor never sees
- * the record again at acknowledgement time (only its {@code RecordMetadata}), and it must not
- * touch the record (no header), so the n-th acknowledgement of a topic is paired with the n-th
- * send of that topic. The count and the sum of the latencies are exact whatever the pairing
- * (the sum of differences equals the difference of the sums); single buckets are exact while
- * acknowledgements come back in send order or at one instant, as they do for one producer
- * request, and approximate when a later send of another partition is acknowledged earlier.
+ * Send times ({@code System.nanoTime()}) of one topic's sampled records not yet acknowledged,
+ * oldest first, each with its send sequence number: a growable ring bounded by
+ * {@code max.in.flight}. The interceptor never sees the record again at acknowledgement time
+ * (only its {@code RecordMetadata}), and it must not touch the record (no header), so the n-th
+ * acknowledgement of a topic is paired with the n-th send of that topic. The count and the sum
+ * of the latencies are exact whatever the pairing (the sum of differences equals the
+ * difference of the sums); single buckets are exact while acknowledgements come back in send
+ * order or at one instant, as they do for one producer request, and approximate when a later
+ * send of another partition is acknowledged earlier.
  *
- * <p>Each call holds this object's monitor for a few array operations (no I/O, no wait).
+ * <p>Not thread-safe: the owner calls it under the lock of its topic's counters.
  */
 final class SendTimes {
   static final long NONE = Long.MIN_VALUE;
 
   private final int max;
-  private long[] ring = new long[64];
+  /** Pairs (sequence, nanos), {@code size} of them from {@code head}. */
+  private long[] ring = new long[2 * 32];
   private int head;
   private int size;
 
@@ -24,30 +26,47 @@ final class SendTimes {
     this.max = max;
   }
 
-  /** Records a send; false when {@code max} sends are already pending (not recorded). */
-  synchronized boolean push(long nanos) {
-    if (size == ring.length) {
+  private int capacity() {
+    return ring.length / 2;
+  }
+
+  /** Records send number {@code seq} at {@code nanos}; false when {@code max} are pending. */
+  boolean push(long seq, long nanos) {
+    if (size == capacity()) {
       if (size >= max) return false;
-      long[] bigger = new long[Math.min(max, ring.length * 2)];
-      for (int i = 0; i < size; i++) bigger[i] = ring[(head + i) % ring.length];
+      long[] bigger = new long[2 * Math.min(max, capacity() * 2)];
+      for (int i = 0; i < size; i++) {
+        int from = (head + i) % capacity();
+        bigger[2 * i] = ring[2 * from];
+        bigger[2 * i + 1] = ring[2 * from + 1];
+      }
       ring = bigger;
       head = 0;
     }
-    ring[(head + size) % ring.length] = nanos;
+    int at = (head + size) % capacity();
+    ring[2 * at] = seq;
+    ring[2 * at + 1] = nanos;
     size++;
     return true;
   }
 
-  /** The oldest pending send time, or {@link #NONE}. */
-  synchronized long pop() {
-    if (size == 0) return NONE;
-    long v = ring[head];
-    head = (head + 1) % ring.length;
-    size--;
-    return v;
+  /**
+   * The send time of send number {@code seq}, or {@link #NONE} when it was not recorded;
+   * older entries (sends whose acknowledgement never came through this topic) are dropped.
+   */
+  long take(long seq) {
+    while (size > 0) {
+      long s = ring[2 * head];
+      if (s > seq) return NONE;
+      long nanos = ring[2 * head + 1];
+      head = (head + 1) % capacity();
+      size--;
+      if (s == seq) return nanos;
+    }
+    return NONE;
   }
 
-  synchronized int size() {
+  int size() {
     return size;
   }
 }

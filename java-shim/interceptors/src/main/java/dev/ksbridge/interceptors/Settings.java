@@ -23,6 +23,8 @@ final class Settings {
   final int maxExceptionClasses;
   /** Send times kept per topic for records not yet acknowledged (bounds memory). */
   final int maxInFlight;
+  /** Measure the send-to-acknowledgement latency of one send in N per topic (1 = every send). */
+  final int latencyEvery;
   /** Log calls through slf4j (default false). */
   final boolean log;
   /** Log lines per second at most (per interceptor instance); further calls are counted only. */
@@ -43,6 +45,7 @@ final class Settings {
     maxPartitions = integer(configs, "max.partitions", 2000, 1, problems);
     maxExceptionClasses = integer(configs, "max.exception.classes", 20, 1, problems);
     maxInFlight = integer(configs, "max.in.flight", 65536, 16, problems);
+    latencyEvery = integer(configs, "latency.sample.every", 4, 1, problems);
     log = bool(configs, "log", false, problems);
     logPerSecond = integer(configs, "log.max.per.second", 10, 1, problems);
     logEvery = integer(configs, "log.every", 1, 1, problems);

@@ -4,8 +4,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import javax.management.Attribute;
 import javax.management.AttributeList;
 import javax.management.AttributeNotFoundException;
@@ -17,26 +15,26 @@ import javax.management.MBeanOperationInfo;
 import javax.management.MBeanConstructorInfo;
 
 /**
- * A read-only MBean over counters, gauges and histograms owned by an interceptor. Its
- * attributes are fixed when it is built (the MBeanInfo never changes, so readers may cache
- * it); values are read at call time, all of them in one pass for {@code getAttributes}.
+ * A read-only MBean over values owned by an interceptor. Its attributes are declared when it
+ * is built (the MBeanInfo never changes, so readers may cache it); one {@link Reader} fills all
+ * values in declaration order, under the owner's lock where it has one, so a bulk
+ * {@code getAttributes} is one consistent snapshot.
  */
 final class StatsBean implements DynamicMBean {
-  private interface Field {
-    int width();
-
-    void read(Object[] out, int offset);
+  /** Fills {@code out} with every attribute's value, in declaration order. */
+  interface Reader {
+    void read(Object[] out);
   }
 
-  private final List<Field> fields;
   private final String[] names;
+  private final Reader reader;
   private final Map<String, Integer> index = new HashMap<>();
   private final MBeanInfo info;
 
-  private StatsBean(String description, List<Field> fields, List<String> names, List<String> types,
-      List<String> helps) {
-    this.fields = fields;
+  private StatsBean(String description, List<String> names, List<String> types,
+      List<String> helps, Reader reader) {
     this.names = names.toArray(new String[0]);
+    this.reader = reader;
     MBeanAttributeInfo[] attrs = new MBeanAttributeInfo[this.names.length];
     for (int i = 0; i < attrs.length; i++) {
       index.put(this.names[i], i);
@@ -52,7 +50,6 @@ final class StatsBean implements DynamicMBean {
 
   static final class Builder {
     private final String description;
-    private final List<Field> fields = new ArrayList<>();
     private final List<String> names = new ArrayList<>();
     private final List<String> types = new ArrayList<>();
     private final List<String> helps = new ArrayList<>();
@@ -61,28 +58,14 @@ final class StatsBean implements DynamicMBean {
       this.description = description;
     }
 
-    Builder counter(String name, final LongAdder adder, String help) {
-      fields.add(new Field() {
-        @Override public int width() { return 1; }
-        @Override public void read(Object[] out, int offset) { out[offset] = adder.sum(); }
-      });
+    /** A {@code Long} attribute (a counter or a gauge). */
+    Builder number(String name, String help) {
       return add(name, "java.lang.Long", help);
     }
 
-    Builder gauge(String name, final AtomicLong value, String help) {
-      fields.add(new Field() {
-        @Override public int width() { return 1; }
-        @Override public void read(Object[] out, int offset) { out[offset] = value.get(); }
-      });
-      return add(name, "java.lang.Long", help);
-    }
-
-    Builder histogram(String prefix, final Histogram h, String help) {
-      final String[] attributeNames = h.attributeNames(prefix);
-      fields.add(new Field() {
-        @Override public int width() { return attributeNames.length; }
-        @Override public void read(Object[] out, int offset) { h.snapshot(out, offset); }
-      });
+    /** A histogram's attributes: cumulative buckets, count (Long), sum in seconds (Double). */
+    Builder histogram(String prefix, Histogram h, String help) {
+      String[] attributeNames = h.attributeNames(prefix);
       for (int i = 0; i < attributeNames.length; i++) {
         boolean sum = i == attributeNames.length - 1;
         add(attributeNames[i], sum ? "java.lang.Double" : "java.lang.Long",
@@ -99,18 +82,14 @@ final class StatsBean implements DynamicMBean {
       return this;
     }
 
-    StatsBean build() {
-      return new StatsBean(description, fields, names, types, helps);
+    StatsBean build(Reader reader) {
+      return new StatsBean(description, names, types, helps, reader);
     }
   }
 
   private Object[] snapshot() {
     Object[] out = new Object[names.length];
-    int offset = 0;
-    for (Field f : fields) {
-      f.read(out, offset);
-      offset += f.width();
-    }
+    reader.read(out);
     return out;
   }
 
