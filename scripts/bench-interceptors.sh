@@ -25,5 +25,8 @@ echo "kafka=$LINE broker=$BOOTSTRAP records=$RECORDS rounds=$ROUNDS jar=$(basena
   --rounds "$ROUNDS" | grep -E '^(PRELOADED|ROUND|RESULT|ESTIMATE)'
 "$JAVA" -Xmx256m -Dlog4j2.configurationFile=ksb-file-log4j2.xml \
   -Dlog4j.configuration=ksb-file-log4j.properties -Dksb.log.file="$LOG/cost.log" -cp "$CP" \
-  ksbridge.lab.InterceptorBench cost | grep -E '^COST'
+  ksbridge.lab.InterceptorBench cost | grep -E "^COST" | sed "s/^/latency_every=4 /"
+"$JAVA" -Xmx256m -Dlog4j2.configurationFile=ksb-file-log4j2.xml \
+  -Dlog4j.configuration=ksb-file-log4j.properties -Dksb.log.file="$LOG/cost.log" -cp "$CP" \
+  ksbridge.lab.InterceptorBench cost --latency-every 1 | grep -E "^COST" | sed "s/^/latency_every=1 /"
 rm -rf "$LOG"

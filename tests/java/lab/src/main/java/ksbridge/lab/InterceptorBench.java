@@ -28,10 +28,11 @@ import org.apache.kafka.streams.KafkaStreams;
  *
  * <pre>
  *   InterceptorBench throughput --bootstrap B [--records N] [--rounds R] [--threads T]
- *   InterceptorBench cost [--iterations N]
+ *   InterceptorBench cost [--iterations N] [--latency-every K]
  * </pre>
  *
- * {@code throughput}: preloads N purchases once, then runs the ZMart topology over them in
+ * Times are CPU times (the app JVM's, the timing thread's), which hold up on a busy machine
+ * better than the wall clock. {@code throughput}: preloads N purchases once, then runs the ZMart topology over them in
  * one warm-up pair and R counted pairs of rounds without/with the interceptors (the order
  * alternating from pair to pair), each round with a fresh application id; a round's rate is
  * the records its first processors saw divided by the time from the first to the N-th, and its
@@ -54,7 +55,8 @@ public final class InterceptorBench {
     switch (args.length == 0 ? "" : args[0]) {
       case "throughput" -> throughput(o);
       case "cost" -> {
-        double[] c = cost(Long.parseLong(o.getOrDefault("iterations", "5000000")));
+        double[] c = cost(Long.parseLong(o.getOrDefault("iterations", "5000000")),
+            o.getOrDefault("latency-every", "4"));
         System.out.printf(Locale.ROOT, "COST producer_ns_per_record=%.1f"
             + " consumer_ns_per_record=%.1f%n", c[0], c[1]);
       }
@@ -123,7 +125,7 @@ public final class InterceptorBench {
         rounds, n);
     // The model: interceptor calls per input record times their cost per call (timed now, in
     // the same JVM under the same machine load) over the app's CPU time per record.
-    double[] cost = cost(2_000_000);
+    double[] cost = cost(2_000_000, "4");
     double perRecordNs = sendsPerRecord * cost[0] + consumedPerRecord * cost[1];
     System.out.printf(Locale.ROOT,
         "ESTIMATE sends_per_record=%.2f consumed_per_record=%.2f interceptor_ns_per_record=%.0f"
@@ -203,12 +205,13 @@ public final class InterceptorBench {
 
   /** {producer ns per record (onSend + onAcknowledgement), consumer ns per record (onConsume)}. */
   @SuppressWarnings({"unchecked", "deprecation"})
-  static double[] cost(long iterations) throws Exception {
+  static double[] cost(long iterations, String latencyEvery) throws Exception {
     ProducerInterceptor<Object, Object> p = (ProducerInterceptor<Object, Object>)
         Class.forName(PRODUCER).getDeclaredConstructor().newInstance();
     ConsumerInterceptor<Object, Object> c = (ConsumerInterceptor<Object, Object>)
         Class.forName(CONSUMER).getDeclaredConstructor().newInstance();
-    p.configure(Map.of("client.id", "bench-producer"));
+    p.configure(Map.of("client.id", "bench-producer",
+        "ksbridge.interceptor.latency.sample.every", latencyEvery));
     c.configure(Map.of("client.id", "bench-consumer"));
     byte[] key = "C001".getBytes();
     byte[] value = new byte[120];
@@ -224,15 +227,17 @@ public final class InterceptorBench {
     ConsumerRecords<Object, Object> records = new ConsumerRecords<>(Map.of(tp, batch));
     double pNs = 0;
     double cNs = 0;
+    // This thread's CPU time, not the wall clock: on a busy machine the thread is descheduled.
+    java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
     for (int pass = 0; pass < 3; pass++) { // the first passes warm the JIT up; the last counts
-      long t0 = System.nanoTime();
+      long t0 = cpu.getCurrentThreadCpuTime();
       for (long i = 0; i < iterations; i++) {
         p.onSend(rec);
         p.onAcknowledgement(md, null);
       }
-      long t1 = System.nanoTime();
+      long t1 = cpu.getCurrentThreadCpuTime();
       for (long i = 0; i < iterations / 500; i++) c.onConsume(records);
-      long t2 = System.nanoTime();
+      long t2 = cpu.getCurrentThreadCpuTime();
       pNs = (t1 - t0) / (double) iterations;
       cNs = (t2 - t1) / (double) (iterations / 500 * 500);
     }
