@@ -5,12 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod app_target;
 pub mod get;
 pub mod jvms;
 pub mod lag;
 pub mod mbeans;
 pub mod serve;
 pub mod target;
+pub mod topology;
 
 /// Generic failure (bad flags, I/O, anything not listed below).
 pub const EXIT_FAILURE: u8 = 1;
@@ -50,6 +52,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Consumer-group lag like `kafka-consumer-groups --describe`, plus seconds, status and trend.
     Lag(lag::Args),
+    /// Draw an app's topology (describe()) as a tree, Mermaid, Graphviz DOT or JSON.
+    Topology(topology::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -59,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Get(a) => get::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Lag(a) => lag::run(a),
+        Command::Topology(a) => topology::run(a),
     }
 }
 
