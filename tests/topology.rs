@@ -409,3 +409,55 @@ proptest! {
         let _ = render::render(&d, "zmart", Format::Dot);
     }
 }
+
+/// "Which sub-topology reads this lagging topic" is one PromQL join, checked
+/// by Prometheus's own rule-test engine (`promtool test rules`) on series as
+/// ksbridge exports them (topology info from the lab app's golden exposition).
+#[test]
+fn promql_join_finds_the_subtopology_of_a_lagging_topic() {
+    let golden =
+        std::fs::read_to_string(lab::repo_root().join("tests/golden/kafka-4-info.prom")).unwrap();
+    let mut series: Vec<String> = golden
+        .lines()
+        .filter(|l| l.starts_with("kafka_streams_topology_topic_info{"))
+        .map(|l| {
+            let (name, _) = l.rsplit_once(' ').unwrap();
+            format!("      - series: '{name}'\n        values: '1x3'")
+        })
+        .collect();
+    assert!(series.len() > 10);
+    series.push("      - series: 'kafka_consumergroup_lag{group=\"zmart\",topic=\"zmart-by-zip-repartition\",partition=\"0\"}'\n        values: '500x3'".into());
+    let test = format!(
+        r#"rule_files: []
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+{}
+    promql_expr_test:
+      - expr: |
+          kafka_consumergroup_lag
+            * on(group, topic) group_left(subtopology)
+              label_replace(kafka_streams_topology_topic_info{{direction="input"}}, "group", "$1", "application_id", "(.*)")
+        eval_time: 2m
+        exp_samples:
+          - labels: '{{group="zmart",topic="zmart-by-zip-repartition",partition="0",subtopology="3"}}'
+            value: 500
+"#,
+        series.join("\n")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("join_test.yml");
+    std::fs::write(&path, test).unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules"])
+        .arg(&path)
+        .output()
+        .expect("promtool");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -23,6 +23,7 @@ pub mod store;
 pub mod task;
 pub mod thread;
 pub mod topic;
+pub mod topology_info;
 
 pub use level::{Level, LevelSource};
 use naming::{metric_name, Rules};
@@ -55,6 +56,7 @@ pub const GROUPS: &[Group] = &[
     clients::PRODUCER,
     clients::ADMIN,
     jvm::GROUP,
+    topology_info::GROUP,
 ];
 
 pub fn group(name: &str) -> Option<&'static Group> {
