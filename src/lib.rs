@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod exposition;
+pub mod insight;
 pub mod jmx;
 pub mod jvm;
 pub mod lag;

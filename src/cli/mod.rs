@@ -11,6 +11,7 @@ pub mod jvms;
 pub mod lag;
 pub mod mbeans;
 pub mod serve;
+pub mod status;
 pub mod target;
 pub mod topology;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Lag(lag::Args),
     /// Draw an app's topology (describe()) as a tree, Mermaid, Graphviz DOT or JSON.
     Topology(topology::Args),
+    /// Is this app healthy, and if not, why: state, threads, tasks, restore, failures (exit 0/1/2).
+    Status(status::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(a),
         Command::Lag(a) => lag::run(a),
         Command::Topology(a) => topology::run(a),
+        Command::Status(a) => status::run(a),
     }
 }
 

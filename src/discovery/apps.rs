@@ -37,7 +37,7 @@ impl Instance {
 }
 
 /// The local JVMs that run `application_id`, by pid. With `among`, only those
-/// pids are considered (tests pass their own JVMs; scripts can narrow the
+/// pids (that are Java processes) are considered (tests pass their own JVMs; scripts can narrow the
 /// search). JVMs that are unsafe to attach to (`-Xrs`, attach disabled),
 /// younger than `min_age`, or ksbridge itself are skipped; a JVM that cannot
 /// be read is skipped with a debug log.
@@ -49,7 +49,11 @@ pub async fn find(
     min_age: Duration,
 ) -> Result<Vec<Instance>, AppsError> {
     let mut candidates: Vec<u32> = match among {
-        Some(pids) => pids.to_vec(),
+        // Only Java processes: attaching signals the process (SIGQUIT).
+        Some(pids) => {
+            let java = procfs::java_pids();
+            pids.iter().copied().filter(|p| java.contains(p)).collect()
+        }
         None => {
             let mut c = procfs::java_pids();
             let listed = jvm.list_local().await.map_err(|source| AppsError::List {
