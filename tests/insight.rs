@@ -7,7 +7,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::lab::{AppOptions, Broker, KafkaLine, StreamsApp};
+use common::lab::{self, AppOptions, Broker, KafkaLine, OnFailure, StreamsApp};
 
 const T: Duration = Duration::from_secs(90);
 
@@ -99,6 +99,116 @@ fn topology_of_the_real_app(line: KafkaLine) {
     // An application id nobody runs: exit 3 (not found).
     let o = ksbridge(&["topology", "no-such-app", "--among", &among]);
     assert_eq!(o.status.code(), Some(3), "{o:?}");
+
+    // status: healthy (exit 0) once the app settled, by application id, with
+    // the input lag of its group from the broker.
+    let screen = lab::wait_until("a healthy status", T, || {
+        let o = ksbridge(&[
+            "status",
+            &id,
+            "--among",
+            &among,
+            "--bootstrap-server",
+            broker.bootstrap(),
+        ]);
+        (o.status.code() == Some(0)).then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    });
+    assert!(
+        screen.starts_with(&format!(
+            "{id}  HEALTHY  (1 instance, Kafka Streams {}",
+            line.version()
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("StreamThread-1"), "{screen}");
+    assert!(
+        screen.contains(&format!("input lag (committed offsets of group {id})")),
+        "{screen}"
+    );
+    assert!(screen.contains(&format!("{id}-purchases")), "{screen}");
+    assert!(screen.ends_with("no warnings\n"), "{screen}");
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout_ok(&["status", &pid, "--json"])).unwrap();
+    let threads = v["instances"][0]["threads"].as_array().unwrap();
+    let tasks: usize = threads
+        .iter()
+        .map(|t| t["active_tasks"].as_array().unwrap().len())
+        .sum();
+    // 4 task sub-topologies x 2 partitions.
+    assert_eq!(tasks, 8, "{v}");
+}
+
+/// The app's scripted fault: one processor throws once. With REPLACE_THREAD the
+/// client stays RUNNING with a replaced thread (degraded, exit 1); with
+/// SHUTDOWN_CLIENT it ends in ERROR (failed, exit 2).
+fn thread_failures(line: KafkaLine) {
+    let broker = Broker::start(line);
+    let replaced = StreamsApp::start(
+        &broker,
+        AppOptions {
+            fail_after: Some(200),
+            ..AppOptions::default()
+        },
+    );
+    let shut = StreamsApp::start(
+        &broker,
+        AppOptions {
+            fail_after: Some(200),
+            on_failure: OnFailure::ShutdownClient,
+            ..AppOptions::default()
+        },
+    );
+    replaced.wait_for_line("THREAD-FAILED ", T);
+    let pid = replaced.pid().to_string();
+    let v = lab::wait_until("status degraded by a failed thread", T, || {
+        let o = ksbridge(&["status", &pid, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+        (o.status.code() == Some(1)
+            && v["health"]["reasons"]
+                .as_array()?
+                .iter()
+                .any(|r| r["code"] == "thread_failed"))
+        .then_some(v)
+    });
+    assert_eq!(v["instances"][0]["failed_threads"], 1.0, "{v}");
+    // The replacement thread has a new number: StreamThread-3.
+    let names: Vec<&str> = v["instances"][0]["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"StreamThread-3"), "{names:?}");
+    let text = String::from_utf8(ksbridge(&["status", &pid]).stdout).unwrap();
+    assert!(text.contains("DEGRADED"), "{text}");
+    assert!(text.contains("stream thread(s) died since start"), "{text}");
+
+    // SHUTDOWN_CLIENT: the client goes to ERROR and closes, and Kafka removes
+    // its metrics with it: the JVM answers with no client, which is failed.
+    shut.wait_for_state("ERROR", T);
+    let o = ksbridge(&["status", &shut.pid().to_string()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("FAILED"), "{text}");
+    assert!(
+        text.contains("no Kafka Streams client is registered"),
+        "{text}"
+    );
+}
+
+#[test]
+fn thread_failures_kafka_4() {
+    thread_failures(KafkaLine::V4);
+}
+
+#[test]
+fn thread_failures_kafka_3_9() {
+    thread_failures(KafkaLine::V3_9);
 }
 
 #[test]

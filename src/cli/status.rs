@@ -142,13 +142,38 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .filter(|a| wanted.as_ref().is_none_or(|w| *w == a.application_id))
             .collect();
         if apps.is_empty() {
-            eprintln!(
-                "ksbridge: no Kafka Streams client found in {}",
-                args.app.target.target
+            // The JVM answered but holds no client of the app: Kafka removes a
+            // client's metrics when it closes, also after SHUTDOWN_CLIENT or
+            // SHUTDOWN_APPLICATION took it to ERROR. For a probe that is failed.
+            let labels: Vec<&str> = pairs.iter().map(|(l, _)| l.as_str()).collect();
+            let text = format!(
+                "{}: no Kafka Streams client is registered (closed, or shut down after an error: Kafka removes a client's metrics then)",
+                labels.join(", ")
             );
-            if !args.watch {
-                return Ok(ExitCode::from(super::EXIT_NOT_FOUND));
+            let h = Health {
+                status: Status::Failed,
+                reasons: vec![Reason {
+                    status: Status::Failed,
+                    code: "no_client",
+                    text,
+                }],
+            };
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &serde_json::json!({ "health": h }))?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "{}  FAILED\n\nwarnings:\n  [failed] {}",
+                    args.app.target.target, h.reasons[0].text
+                )?;
             }
+            if !args.watch {
+                return Ok(ExitCode::from(Status::Failed.exit_code()));
+            }
+            std::thread::sleep(interval);
+            continue;
         }
         for a in &apps {
             for i in &a.instances {
