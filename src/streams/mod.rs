@@ -12,6 +12,7 @@ use crate::jmx::{Bean, Snapshot, Value};
 
 pub mod client;
 pub mod clients;
+pub mod health;
 pub mod jvm;
 pub mod level;
 pub mod naming;
@@ -57,6 +58,7 @@ pub const GROUPS: &[Group] = &[
     clients::ADMIN,
     jvm::GROUP,
     topology_info::GROUP,
+    health::GROUP,
 ];
 
 pub fn group(name: &str) -> Option<&'static Group> {
