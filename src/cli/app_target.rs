@@ -1,8 +1,9 @@
 //! The `<TARGET|APPLICATION_ID>` argument of `topology` and `status`: a pid, a
-//! JMX URL, a capture file (`.json`), or an application id looked up among the
-//! local JVMs. Input: the flags; output: one snapshot per instance read.
+//! JMX URL, a capture file (`file:<path>` or a path ending in `.json`), or an
+//! application id looked up among the local JVMs. Input: the flags; output:
+//! one snapshot per instance read.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,8 +12,10 @@ use anyhow::Context;
 use crate::discovery::apps;
 use crate::jmx::Snapshot;
 use crate::jvm::{target_label, Target};
+use crate::settings::parse_duration;
+use crate::target::TargetId;
 
-use super::target::{embedded_jvm, fail, load_credentials, parse_target, runtime, TargetArgs};
+use super::target::{embedded_jvm, fail, runtime, CredentialArgs};
 
 /// Skip JVMs younger than this when searching by application id (attaching
 /// signals the JVM, which one still starting up may not handle yet).
@@ -20,8 +23,16 @@ const MIN_AGE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AppTargetArgs {
+    /// A local JVM's pid, a remote `service:jmx:` URL, `file:<capture.json>`,
+    /// or an application id (every local JVM running it).
+    pub target: String,
+
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub credentials: CredentialArgs,
+
+    /// Longest wait for attaching/connecting and for each read (500ms, 15s, 1m).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub timeout: Duration,
 
     /// With an application id: only consider these local pids (comma separated).
     #[arg(long, value_delimiter = ',')]
@@ -32,7 +43,7 @@ pub struct AppTargetArgs {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Named {
     Jvm(Target),
-    File(String),
+    File(PathBuf),
     Application(String),
 }
 
@@ -45,18 +56,26 @@ pub struct Read {
 
 impl AppTargetArgs {
     pub fn named(&self) -> anyhow::Result<Named> {
-        let t = self.target.target.trim();
-        if t.parse::<u32>().is_ok() || t.starts_with("service:jmx:") {
-            let creds = load_credentials(
-                self.target.credentials_file.as_deref(),
-                self.target.user.as_deref(),
-            )?;
-            return Ok(Named::Jvm(parse_target(t, creds)?));
+        let t = self.target.trim();
+        match t.parse::<TargetId>() {
+            Ok(TargetId::File(p)) => Ok(Named::File(p)),
+            Ok(id) => {
+                let creds = self.credentials.load()?;
+                match Target::for_id(&id, creds)? {
+                    Some(target) => Ok(Named::Jvm(target)),
+                    None => anyhow::bail!("{id} is not a JVM"),
+                }
+            }
+            Err(_) if t.ends_with(".json") && Path::new(t).is_file() => {
+                Ok(Named::File(PathBuf::from(t)))
+            }
+            Err(_) => Ok(Named::Application(t.to_string())),
         }
-        if t.ends_with(".json") && Path::new(t).is_file() {
-            return Ok(Named::File(t.to_string()));
-        }
-        Ok(Named::Application(t.to_string()))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .clamp(Duration::from_millis(100), Duration::from_secs(3600))
     }
 
     /// The application id TARGET names, if it names one.
@@ -70,13 +89,13 @@ impl AppTargetArgs {
     /// Reads `patterns` from every instance TARGET names. `Err` carries the
     /// exit code after printing why (not found, cannot attach, read failed).
     pub fn read_all(&self, patterns: &[&str]) -> anyhow::Result<Result<Vec<Read>, ExitCode>> {
-        let timeout = self.target.timeout();
+        let timeout = self.timeout();
         match self.named()? {
             Named::File(path) => {
-                let snapshot = Snapshot::load(Path::new(&path))
-                    .with_context(|| format!("loading capture {path}"))?;
+                let snapshot = Snapshot::load(&path)
+                    .with_context(|| format!("loading capture {}", path.display()))?;
                 Ok(Ok(vec![Read {
-                    label: path,
+                    label: path.display().to_string(),
                     snapshot,
                 }]))
             }

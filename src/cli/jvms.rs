@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::discovery::procfs;
-use crate::jmx::Snapshot;
+use crate::discovery;
 use crate::jvm::{Jvm, LocalJvm, Target};
+use crate::settings::parse_duration;
+use crate::streams::{self, StreamsApp};
 
 use super::target::{embedded_jvm, fail, runtime};
 
@@ -19,17 +20,9 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
-    /// Seconds to wait for each JVM to answer.
-    #[arg(long, default_value_t = 5.0)]
-    pub timeout: f64,
-}
-
-/// One Kafka Streams client inside a JVM.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StreamsApp {
-    pub application_id: String,
-    pub client_id: String,
-    pub state: String,
+    /// Longest wait for each JVM to answer (500ms, 5s, 1m; a bare number is seconds).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,21 +35,6 @@ pub struct JvmRow {
     /// Why ksbridge cannot attach (empty when it can).
     pub error: String,
     pub streams: Vec<StreamsApp>,
-}
-
-/// The Kafka Streams clients in a snapshot of `kafka.streams:type=stream-metrics,*`.
-pub fn streams_apps(snap: &Snapshot) -> Vec<StreamsApp> {
-    snap.of_type("kafka.streams", "stream-metrics")
-        .filter(|b| b.get("state").is_some() || b.get("application-id").is_some())
-        .map(|b| StreamsApp {
-            application_id: b.text("application-id").unwrap_or_default().to_string(),
-            client_id: b.name.get("client-id").unwrap_or_default().to_string(),
-            state: b
-                .get("state")
-                .map(|v| v.display())
-                .unwrap_or_else(|| "UNKNOWN".into()),
-        })
-        .collect()
 }
 
 async fn probe(jvm: Jvm, j: LocalJvm, timeout: Duration) -> JvmRow {
@@ -78,7 +56,7 @@ async fn probe(jvm: Jvm, j: LocalJvm, timeout: Duration) -> JvmRow {
     };
     row.attachable = true;
     let patterns = vec![
-        "kafka.streams:type=stream-metrics,*".to_string(),
+        streams::CLIENT_BEANS.pattern(),
         "java.lang:type=Runtime".to_string(),
     ];
     match jvm.read(conn, patterns, timeout).await {
@@ -90,7 +68,7 @@ async fn probe(jvm: Jvm, j: LocalJvm, timeout: Duration) -> JvmRow {
                     .unwrap_or_default()
                     .to_string();
             }
-            row.streams = streams_apps(&r.snapshot);
+            row.streams = streams::apps(&r.snapshot);
         }
         Err(e) => row.error = e.to_string(),
     }
@@ -99,25 +77,16 @@ async fn probe(jvm: Jvm, j: LocalJvm, timeout: Duration) -> JvmRow {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let timeout = Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0));
+    let timeout = args
+        .timeout
+        .clamp(Duration::from_millis(100), Duration::from_secs(600));
     let jvm = match embedded_jvm() {
         Ok(j) => j,
         Err(code) => return Ok(code),
     };
     let rt = runtime()?;
     let rows = rt.block_on(async {
-        let mut list = jvm.list_local().await?;
-        // JVMs started with -XX:-UsePerfData are missing from the attach
-        // API's list; /proc still shows them.
-        for pid in procfs::java_pids() {
-            if !list.iter().any(|j| j.pid == pid) && pid != std::process::id() {
-                list.push(LocalJvm {
-                    pid,
-                    user: proc_user(pid),
-                    display_name: procfs::main_class(pid).unwrap_or_default(),
-                });
-            }
-        }
+        let list = discovery::local_jvms(&jvm).await?;
         let tasks: Vec<_> = list
             .into_iter()
             .map(|j| tokio::spawn(probe(jvm.clone(), j, timeout)))
@@ -143,28 +112,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_table(&mut out, &rows)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The owner of a process: its real uid from `/proc/<pid>/status`, named
-/// through `/etc/passwd` when listed there.
-fn proc_user(pid: u32) -> String {
-    let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_default();
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
-            })
-        })
-        .unwrap_or(uid)
 }
 
 fn write_table(out: &mut impl Write, rows: &[JvmRow]) -> std::io::Result<()> {
@@ -196,7 +143,10 @@ fn write_table(out: &mut impl Write, rows: &[JvmRow]) -> std::io::Result<()> {
         } else {
             r.streams
                 .iter()
-                .map(|s| format!("{} {} ({})", s.application_id, s.state, s.client_id))
+                .map(|s| {
+                    let state = s.state.as_deref().unwrap_or("UNKNOWN");
+                    format!("{} {state} ({})", s.application_id, s.client_id)
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         };

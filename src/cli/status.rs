@@ -119,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut collector = match &args.bootstrap_server {
         Some(b) => Some(Collector::new(
             lag::client_config(b, &[]),
-            args.app.target.timeout(),
+            args.app.timeout(),
             CollectorSettings::default(),
         )?),
         None => None,
@@ -166,7 +166,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 writeln!(
                     out,
                     "{}  FAILED\n\nwarnings:\n  [failed] {}",
-                    args.app.target.target, h.reasons[0].text
+                    args.app.target, h.reasons[0].text
                 )?;
             }
             if !args.watch {

@@ -38,7 +38,7 @@ struct Found {
 fn collect(reads: &[Read], wanted: Option<&str>) -> Vec<Found> {
     let mut out: Vec<Found> = Vec::new();
     for r in reads {
-        let clients = client::clients(&r.snapshot);
+        let clients = crate::streams::apps(&r.snapshot);
         for b in r.snapshot.of_type("kafka.streams", "stream-metrics") {
             let Some(text) = b.text("topology-description") else {
                 continue;
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
         }
         vec![Found {
-            application_id: args.app.target.target.clone(),
+            application_id: args.app.target.clone(),
             text,
             seen_in: vec![file.clone()],
         }]

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::jvm::{Jvm, JvmError, Target};
-use crate::streams::{client, Client};
+use crate::streams::{self, StreamsApp};
 
 use super::procfs;
 
@@ -27,7 +27,7 @@ pub enum AppsError {
 pub struct Instance {
     pub pid: u32,
     /// The application's clients in that JVM (usually one).
-    pub clients: Vec<Client>,
+    pub clients: Vec<StreamsApp>,
 }
 
 impl Instance {
@@ -84,7 +84,7 @@ pub async fn find(
         let Ok((pid, result)) = p.await else { continue };
         match result {
             Ok(clients) => {
-                let clients: Vec<Client> = clients
+                let clients: Vec<StreamsApp> = clients
                     .into_iter()
                     .filter(|c| c.application_id == application_id)
                     .collect();
@@ -102,9 +102,9 @@ pub async fn find(
 }
 
 /// The Kafka Streams clients of one local JVM.
-async fn clients_of(jvm: &Jvm, pid: u32, timeout: Duration) -> Result<Vec<Client>, JvmError> {
+async fn clients_of(jvm: &Jvm, pid: u32, timeout: Duration) -> Result<Vec<StreamsApp>, JvmError> {
     let conn = jvm.connect(Target::Pid(pid), timeout).await?;
     let read = jvm.read(conn, vec![CLIENT_PATTERN.into()], timeout).await;
     jvm.close(conn).await;
-    Ok(client::clients(&read?.snapshot))
+    Ok(streams::apps(&read?.snapshot))
 }

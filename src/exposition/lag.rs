@@ -1,6 +1,6 @@
 //! Consumer-group lag as metric families: a `LagReport` (plus the map of
-//! group id -> Streams `application_id`) in, `Vec<Family>` out; and the lag
-//! source's self-metrics from a `MonitorSnapshot`.
+//! group id -> Streams `application_id`) in, `Vec<Family>` out. (The lag
+//! source's self-metrics come from the scrape loop, like every source's.)
 //!
 //! Per partition (labels `group`, [`application_id`], `topic`, `partition`):
 //! `kafka_consumergroup_lag` (records still to read, EOS-correct; absent when
@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::family::{Family, Kind};
-use crate::lag::{LagReport, MonitorSnapshot, Status};
+use crate::lag::{LagReport, Status};
 
 fn l(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_string(), v.into())
@@ -169,36 +169,6 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
     ]
 }
 
-/// Self-metrics of the lag source: `ksbridge_scrape_success{source="lag",target=<bootstrap>}`,
-/// `ksbridge_scrape_duration_seconds{source="lag",target}` (the last background
-/// refresh, not the scrape) and `ksbridge_lag_report_age_seconds`.
-pub fn self_families(snap: &MonitorSnapshot, bootstrap: &str) -> Vec<Family> {
-    let src = || vec![l("source", "lag"), l("target", bootstrap)];
-    let mut ok = Family::new(
-        "ksbridge_scrape_success",
-        Kind::Gauge,
-        "1 when the last refresh of the source succeeded.",
-    );
-    ok.push(src(), if snap.success { 1.0 } else { 0.0 });
-    let mut dur = Family::new(
-        "ksbridge_scrape_duration_seconds",
-        Kind::Gauge,
-        "Duration of the last refresh of the source.",
-    );
-    if let Some(d) = snap.duration {
-        dur.push(src(), d.as_secs_f64());
-    }
-    let mut age = Family::new(
-        "ksbridge_lag_report_age_seconds",
-        Kind::Gauge,
-        "Age of the lag figures served (time since the last successful refresh).",
-    );
-    if let Some(a) = snap.age {
-        age.push(vec![], a.as_secs_f64());
-    }
-    vec![ok, dur, age]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,27 +300,6 @@ mod tests {
                 .samples
                 .len(),
             1
-        );
-    }
-
-    #[test]
-    fn self_metrics() {
-        let snap = MonitorSnapshot {
-            report: None,
-            age: Some(std::time::Duration::from_millis(1500)),
-            success: false,
-            duration: Some(std::time::Duration::from_millis(250)),
-            error: Some("down".into()),
-        };
-        let fs = self_families(&snap, "127.0.0.1:9092");
-        assert_eq!(find(&fs, "ksbridge_scrape_success").samples[0].value, 0.0);
-        assert_eq!(
-            find(&fs, "ksbridge_scrape_duration_seconds").samples[0].value,
-            0.25
-        );
-        assert_eq!(
-            find(&fs, "ksbridge_lag_report_age_seconds").samples[0].value,
-            1.5
         );
     }
 }

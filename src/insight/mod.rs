@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::jmx::{Bean, Snapshot};
-use crate::streams::{client, level};
+use crate::streams::level;
 
 pub mod health;
 pub mod screen;
@@ -139,7 +139,7 @@ fn text(beans: &[&Bean], attr: &str) -> Option<String> {
 pub fn apps(reads: &[(String, Snapshot)]) -> Vec<App> {
     let mut out: Vec<App> = Vec::new();
     for (source, snap) in reads {
-        for c in client::clients(snap) {
+        for c in crate::streams::apps(snap) {
             let inst = instance(source, snap, &c.client_id);
             match out
                 .iter_mut()

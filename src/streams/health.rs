@@ -6,8 +6,8 @@
 //! and `kafka_streams_restore_eta_seconds` while a task restores. Input:
 //! snapshot + context; output: families.
 
-use super::{task_labels, Context, Families, Group, Level};
-use crate::exposition::{Family, Kind};
+use super::{task_labels, Beans, Context, Group, Out, CLIENT_BEANS};
+use crate::exposition::Kind;
 use crate::insight::{self, health};
 use crate::jmx::Snapshot;
 
@@ -15,12 +15,19 @@ pub const GROUP: Group = Group {
     name: "health",
     help: "Health per client (0 healthy, 1 degraded, 2 failed, with the reason) and restore progress (remaining records, ETA)",
     default_on: true,
+    beans: &[
+        CLIENT_BEANS,
+        Beans::of("kafka.streams", "stream-thread-metrics"),
+        Beans::of("kafka.streams", "stream-task-metrics"),
+        Beans::of("kafka.streams", "stream-state-updater-metrics"),
+        Beans::of("kafka.streams", "stream-processor-node-metrics"),
+    ],
+    // Judgements, not Kafka's metrics: no attribute is this group's own.
+    level: |_, _| None,
     build,
-    observed: |_| Level::Info,
 };
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     for c in &ctx.clients {
         let inst = insight::instance(&ctx.target, snapshot, &c.client_id);
         let app = insight::App {
@@ -78,5 +85,4 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             );
         }
     }
-    out.into_vec()
 }

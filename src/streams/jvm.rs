@@ -6,16 +6,25 @@
 //! our kinds it is two counters, `jvm_gc_collection_seconds_total{gc}` (the
 //! summary's `_sum`) and `jvm_gc_collections_total{gc}` (its `_count`).
 
-use super::{Context, Families, Group, Level};
-use crate::exposition::{Family, Kind};
+use super::{Beans, Context, Group, Level, Out};
+use crate::exposition::Kind;
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "jvm",
     help: "JVM basics from the platform MXBeans: memory by area and pool, GC, threads, classes, CPU, start time, open file descriptors",
     default_on: true,
+    beans: &[
+        Beans::of("java.lang", "Memory"),
+        Beans::of("java.lang", "MemoryPool"),
+        Beans::of("java.lang", "GarbageCollector"),
+        Beans::of("java.lang", "Threading"),
+        Beans::of("java.lang", "ClassLoading"),
+        Beans::of("java.lang", "OperatingSystem"),
+        Beans::of("java.lang", "Runtime"),
+    ],
+    level: |_, _| Some(Level::Info),
     build,
-    observed: |_| Level::Info,
 };
 
 const USAGE: &[(&str, &str)] = &[
@@ -25,8 +34,7 @@ const USAGE: &[(&str, &str)] = &[
     ("init", "init"),
 ];
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let mut apps: Vec<&str> = ctx
         .clients
         .iter()
@@ -227,5 +235,4 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             );
         }
     }
-    out.into_vec()
 }

@@ -11,8 +11,8 @@
 //!  label_replace(kafka_streams_topology_topic_info{direction="input"},
 //!  "group", "$1", "application_id", "(.*)")`.
 
-use super::{Context, Families, Group, Level};
-use crate::exposition::{Family, Kind};
+use super::{Context, Group, Out, CLIENT_BEANS};
+use crate::exposition::Kind;
 use crate::jmx::Snapshot;
 use crate::topology::{self, Description, Subtopology, TopicRole};
 
@@ -20,8 +20,10 @@ pub const GROUP: Group = Group {
     name: "topology",
     help: "Topology (describe()) as info series: nodes, edges, topics read/written and stores per sub-topology",
     default_on: true,
+    beans: &[CLIENT_BEANS],
+    // Info series only: no numeric attribute of Kafka's is this group's.
+    level: |_, _| None,
     build,
-    observed: |_| Level::Info,
 };
 
 fn role_str(r: TopicRole) -> &'static str {
@@ -40,8 +42,7 @@ fn sub_label(s: &Subtopology) -> String {
     s.task_prefix()
 }
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     for b in snapshot.of_type("kafka.streams", "stream-metrics") {
         let (Some(client_id), Some(text)) =
             (b.name.get("client-id"), b.text("topology-description"))
@@ -54,13 +55,12 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             .find(|c| c.client_id == client_id)
             .map(|c| c.application_id.clone())
             .unwrap_or_default();
-        add(&mut out, &app, &topology::parse(text));
+        add(out, &app, &topology::parse(text));
     }
-    out.into_vec()
 }
 
 /// The families of one parsed description.
-pub fn add(out: &mut Families, app: &str, d: &Description) {
+pub fn add(out: &mut Out, app: &str, d: &Description) {
     let l = |k: &str, v: &str| (k.to_string(), v.to_string());
     let topics = d.topics(app);
     for s in &d.subtopologies {
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn nodes_edges_topics_and_stores() {
         let d = topology::parse("Topologies:\n   Sub-topology: 0\n    Source: s (topics: [in])\n      --> p\n    Processor: p (stores: [st])\n      --> k\n      <-- s\n    Sink: k (topic: x-repartition)\n      <-- p\n\n  Sub-topology: 1\n    Source: s2 (topics: [x-repartition])\n      --> none\n");
-        let mut f = Families::new();
+        let mut f = Out::new();
         add(&mut f, "app", &d);
         let fams = f.into_vec();
         let get = |n: &str| fams.iter().find(|f| f.name == n).unwrap();
