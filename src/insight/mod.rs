@@ -13,6 +13,7 @@ use crate::streams::level;
 
 pub mod health;
 pub mod screen;
+pub mod states;
 
 /// One application id, joined over every instance that runs it.
 #[derive(Debug, Clone, Serialize)]
