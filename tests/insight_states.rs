@@ -88,6 +88,30 @@ fn check_with(program: &str, args: &[&str], input: &str) {
     );
 }
 
+/// The DOM of `url` after Chromium (headless, own profile dir) rendered it.
+fn chromium_dom(url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            url,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium (apt-get install chromium)");
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let _ = child.wait();
+    out
+}
+
 const PY_OPENMETRICS: &str = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families\nn = sum(1 for _ in text_string_to_metric_families(sys.stdin.read()))\nprint(n)\n";
 
 #[test]
@@ -167,6 +191,21 @@ fn rebalance_when_a_second_instance_joins() {
         "{m}"
     );
     assert!(m.contains("kafka_streams_health{"), "{m}");
+
+    // The app's page renders in a real browser (headless Chromium) and shows
+    // the state, the threads and the topology.
+    let dom = chromium_dom(&format!("http://127.0.0.1:{}/apps/{app}", s.1));
+    assert!(
+        dom.contains("id=\"status\">HEALTHY<") || dom.contains("id=\"status\">DEGRADED<"),
+        "{dom}"
+    );
+    assert!(dom.contains("state RUNNING"), "{dom}");
+    assert!(dom.contains("StreamThread-1"), "{dom}");
+    assert!(dom.contains("Sub-topology 1 (global store)"), "{dom}");
+    assert!(
+        dom.contains(&format!("reads  {app}-by-department-repartition")),
+        "{dom}"
+    );
 
     // Every format parses: promtool (0.0.4) and the Python OpenMetrics parser.
     check_with("promtool", &["check", "metrics"], &m);

@@ -12,6 +12,7 @@ use crate::jmx::{Bean, Snapshot};
 use crate::streams::level;
 
 pub mod health;
+pub mod page;
 pub mod screen;
 pub mod states;
 
