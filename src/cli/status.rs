@@ -139,7 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             reads.into_iter().map(|r| (r.label, r.snapshot)).collect();
         let apps: Vec<App> = insight::apps(&pairs)
             .into_iter()
-            .filter(|a| wanted.as_ref().is_none_or(|w| *w == a.application_id))
+            .filter(|a| wanted.as_ref().map_or(true, |w| *w == a.application_id))
             .collect();
         if apps.is_empty() {
             // The JVM answered but holds no client of the app: Kafka removes a

@@ -154,7 +154,7 @@ pub fn judge(app: &App, expect: &Expect) -> Health {
         .iter()
         .flat_map(|i| instance(i, expect))
         .collect();
-    reasons.sort_by(|a, b| b.status.cmp(&a.status));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.status));
     let status = reasons
         .iter()
         .map(|r| r.status)
@@ -167,5 +167,5 @@ pub fn judge(app: &App, expect: &Expect) -> Health {
 pub fn add(h: &mut Health, r: Reason) {
     h.status = h.status.max(r.status);
     h.reasons.push(r);
-    h.reasons.sort_by(|a, b| b.status.cmp(&a.status));
+    h.reasons.sort_by_key(|r| std::cmp::Reverse(r.status));
 }

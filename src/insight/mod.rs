@@ -218,7 +218,7 @@ pub fn instance(source: &str, snap: &Snapshot, client_id: &str) -> Instance {
         g.consumer_client_id = has_client(snap, &gc).then_some(gc);
         threads.push(g);
     }
-    threads.sort_by(|a, b| (a.kind, sort_key(&a.name)).cmp(&(b.kind, sort_key(&b.name))));
+    threads.sort_by_key(|t| (t.kind, sort_key(&t.name)));
     let process_rate = threads
         .iter()
         .filter_map(|t| t.process_rate)

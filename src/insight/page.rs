@@ -51,7 +51,7 @@ pub fn render(application_id: &str, reads: &[(String, Snapshot)]) -> Option<Stri
     }
     let mut out = String::new();
     let id = escape(application_id);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{id} — ksbridge</title>\
          <style>body{{font-family:sans-serif;margin:1.5em}}pre{{background:#f6f6f6;padding:1em;overflow:auto}}\
@@ -62,7 +62,7 @@ pub fn render(application_id: &str, reads: &[(String, Snapshot)]) -> Option<Stri
          <h2>Status</h2><pre id=\"screen\">{}</pre>\
          <h2>Topology</h2><pre id=\"topology\">{}</pre>\
          <p>JSON and exit codes: <code>ksbridge status {id} --json</code>; diagrams: <code>ksbridge topology {id} --format mermaid|dot</code>.</p>\
-         </body></html>\n",
+         </body></html>",
         h.status.as_str().to_uppercase(),
         escape(&app.state_summary()),
         escape(&screen),
