@@ -235,6 +235,7 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("x").is_err());
         assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
         assert!(parse_positive_duration("0s").is_err());
     }
 

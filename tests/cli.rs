@@ -30,7 +30,8 @@ fn json(o: &Output) -> serde_json::Value {
 #[test]
 fn jvms_lists_the_streams_app_with_id_and_state() {
     let replay = ReplayJvm::start(ReplayOptions::default());
-    let o = ksbridge(&["jvms", "--json"]);
+    // A generous timeout: `jvms` reads every JVM on the host, and a busy host answers slowly.
+    let o = ksbridge(&["jvms", "--json", "--timeout", "30s"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = json(&o);
     let row = rows
@@ -55,7 +56,7 @@ fn jvms_lists_the_streams_app_with_id_and_state() {
         "{row}"
     );
     // The table says the same.
-    let o = ksbridge(&["jvms"]);
+    let o = ksbridge(&["jvms", "--timeout", "30s"]);
     let text = String::from_utf8_lossy(&o.stdout);
     let line = text
         .lines()

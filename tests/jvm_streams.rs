@@ -137,7 +137,7 @@ async fn same_as_capture(line: KafkaLine) {
 /// perf data, so only /proc shows it) with its application id and state.
 fn jvms_lists(app: &StreamsApp) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-        .args(["jvms", "--json"])
+        .args(["jvms", "--json", "--timeout", "30s"])
         .output()
         .unwrap();
     assert!(o.status.success());

@@ -57,40 +57,75 @@ pub fn encode(families: &[Family], format: Format) -> String {
     }
 }
 
-// ---------------------------------------------------------------- OpenMetrics
+// ---------------------------------------------------------------- both formats
+
+/// One family's lines: the name on `# HELP`/`# TYPE`, the type word, the
+/// name on samples, and whether samples print a constant 1 (OpenMetrics info).
+struct Lines {
+    described: String,
+    ty: &'static str,
+    sample: String,
+    constant_one: bool,
+}
+
+/// How a family of `kind` is written in `format`.
+fn lines(name: &str, kind: Kind, format: Format) -> Lines {
+    let with = |suffix: &str| format!("{name}{suffix}");
+    let (described, ty, sample) = match (format, kind) {
+        (Format::OpenMetrics, Kind::Counter) => (name.to_string(), "counter", with("_total")),
+        (Format::OpenMetrics, Kind::Gauge) => (name.to_string(), "gauge", name.to_string()),
+        (Format::OpenMetrics, Kind::StateSet) => (name.to_string(), "stateset", name.to_string()),
+        (Format::OpenMetrics, Kind::Info) => (name.to_string(), "info", with("_info")),
+        (Format::Text004, Kind::Counter) => (with("_total"), "counter", with("_total")),
+        (Format::Text004, Kind::Gauge | Kind::StateSet) => {
+            (name.to_string(), "gauge", name.to_string())
+        }
+        (Format::Text004, Kind::Info) => (with("_info"), "gauge", with("_info")),
+    };
+    Lines {
+        described,
+        ty,
+        sample,
+        constant_one: format == Format::OpenMetrics && kind == Kind::Info,
+    }
+}
+
+fn encode_in(families: &[Family], format: Format) -> String {
+    let mut out = String::with_capacity(estimate(families));
+    for f in families.iter().filter(|f| !f.samples.is_empty()) {
+        let l = lines(&f.name, f.kind, format);
+        let _ = writeln!(out, "# HELP {} {}", l.described, escape_help(&f.help));
+        let _ = writeln!(out, "# TYPE {} {}", l.described, l.ty);
+        for s in &f.samples {
+            out.push_str(&l.sample);
+            write_labels(&mut out, &s.labels);
+            out.push(' ');
+            match format {
+                _ if l.constant_one => out.push('1'),
+                Format::OpenMetrics => out.push_str(&format_openmetrics_value(s.value)),
+                Format::Text004 => out.push_str(&format_value(s.value)),
+            }
+            out.push('\n');
+        }
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
 
 /// OpenMetrics 1.0 text: counters as `<name>_total`, info as `<name>_info`,
 /// StateSets typed `stateset`, floats in shortest round-trip form with a
 /// decimal point (`5.0`), ending in `# EOF`.
 pub fn encode_openmetrics(families: &[Family]) -> String {
-    let mut out = String::with_capacity(estimate(families));
-    for f in families {
-        if f.samples.is_empty() {
-            continue;
-        }
-        let (suffix, ty) = match f.kind {
-            Kind::Counter => ("_total", "counter"),
-            Kind::Gauge => ("", "gauge"),
-            Kind::StateSet => ("", "stateset"),
-            Kind::Info => ("_info", "info"),
-        };
-        let _ = writeln!(out, "# HELP {} {}", f.name, escape_help(&f.help));
-        let _ = writeln!(out, "# TYPE {} {ty}", f.name);
-        for s in &f.samples {
-            out.push_str(&f.name);
-            out.push_str(suffix);
-            write_labels(&mut out, &s.labels);
-            out.push(' ');
-            if f.kind == Kind::Info {
-                out.push('1');
-            } else {
-                out.push_str(&format_openmetrics_value(s.value));
-            }
-            out.push('\n');
-        }
-    }
-    out.push_str("# EOF\n");
-    out
+    encode_in(families, Format::OpenMetrics)
+}
+
+/// The classic text format 0.0.4: counters as `<name>_total` with
+/// `# TYPE <name>_total counter`, StateSet as gauge, Info as a gauge
+/// `<name>_info`; no `# UNIT`, no `# EOF`.
+pub fn encode_text(families: &[Family]) -> String {
+    encode_in(families, Format::Text004)
 }
 
 /// OpenMetrics float: `NaN`, `+Inf`, `-Inf`, else shortest round-trip with a
@@ -117,35 +152,6 @@ fn write_labels(out: &mut String, labels: &[(String, String)]) {
         let _ = write!(out, "{k}=\"{}\"", escape_label(v));
     }
     out.push('}');
-}
-
-// ---------------------------------------------------------------- 0.0.4
-
-/// The classic text format 0.0.4: counters as `<name>_total` with
-/// `# TYPE <name>_total counter`, StateSet as gauge, Info as a gauge
-/// `<name>_info`; no `# UNIT`, no `# EOF`.
-pub fn encode_text(families: &[Family]) -> String {
-    let mut out = String::with_capacity(estimate(families));
-    for f in families {
-        if f.samples.is_empty() {
-            continue;
-        }
-        let (name, ty) = match f.kind {
-            Kind::Counter => (format!("{}_total", f.name), "counter"),
-            Kind::Gauge | Kind::StateSet => (f.name.clone(), "gauge"),
-            Kind::Info => (format!("{}_info", f.name), "gauge"),
-        };
-        let _ = writeln!(out, "# HELP {name} {}", escape_help(&f.help));
-        let _ = writeln!(out, "# TYPE {name} {ty}");
-        for s in &f.samples {
-            out.push_str(&name);
-            write_labels(&mut out, &s.labels);
-            out.push(' ');
-            out.push_str(&format_value(s.value));
-            out.push('\n');
-        }
-    }
-    out
 }
 
 /// Go-parsable float: `NaN`, `+Inf`, `-Inf`, shortest round-trip otherwise.

@@ -31,6 +31,26 @@ fn l(k: &str, v: impl Into<String>) -> (String, String) {
 /// Streams application id it belongs to (normally the same string); those
 /// groups' series carry an `application_id` label.
 pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -> Vec<Family> {
+    let mut out = partition_families(report, application_ids);
+    out.extend(group_families(report, application_ids));
+    out.extend(topic_families(report));
+    out
+}
+
+/// `group` and, for a Streams app's group, `application_id`.
+fn group_labels(group: &str, application_ids: &HashMap<String, String>) -> Vec<(String, String)> {
+    let mut base = vec![l("group", group)];
+    if let Some(app) = application_ids.get(group) {
+        base.push(l("application_id", app.clone()));
+    }
+    base
+}
+
+/// Per group and partition: lag, lag seconds, committed offset, trend, truncation.
+fn partition_families(
+    report: &LagReport,
+    application_ids: &HashMap<String, String>,
+) -> Vec<Family> {
     let mut lag = Family::new(
         "kafka_consumergroup_lag",
         Kind::Gauge,
@@ -56,6 +76,34 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
         Kind::Gauge,
         "1 when the committed offset is below the log start offset (records deleted before being read); lag counts from the log start.",
     );
+    for g in &report.groups {
+        let base = group_labels(&g.group, application_ids);
+        for p in &g.partitions {
+            let mut labels = base.clone();
+            labels.push(l("topic", p.topic.clone()));
+            labels.push(l("partition", p.partition.to_string()));
+            if let Some(v) = p.lag {
+                lag.push(labels.clone(), v as f64);
+            }
+            if let Some(v) = p.lag_seconds {
+                secs.push(labels.clone(), v);
+            }
+            if let Some(v) = p.committed {
+                committed.push(labels.clone(), v as f64);
+            }
+            if let Some(v) = p.trend.records_per_second {
+                trend.push(labels.clone(), v);
+            }
+            if p.truncated {
+                truncated.push(labels, 1.0);
+            }
+        }
+    }
+    vec![lag, secs, committed, trend, truncated]
+}
+
+/// Per group: members, status, summed lag, worst lag seconds, trend, time to zero.
+fn group_families(report: &LagReport, application_ids: &HashMap<String, String>) -> Vec<Family> {
     let mut members = Family::new(
         "kafka_consumergroup_members",
         Kind::Gauge,
@@ -86,52 +134,8 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
         Kind::Gauge,
         "While the group catches up: seconds until its lag reaches 0 at the current slope.",
     );
-    let mut start = Family::new(
-        "kafka_topic_partition_start_offset",
-        Kind::Gauge,
-        "Log start offset of the partition.",
-    );
-    let mut end = Family::new(
-        "kafka_topic_partition_end_offset",
-        Kind::Gauge,
-        "Log end offset (high watermark) of the partition.",
-    );
-    let mut stable = Family::new(
-        "kafka_topic_partition_stable_offset",
-        Kind::Gauge,
-        "Last stable offset of the partition (end for read_committed consumers).",
-    );
-    // (start, end, stable) per topic partition.
-    type Ends = (Option<i64>, Option<i64>, Option<i64>);
-    let mut tps: BTreeMap<(&str, i32), Ends> = BTreeMap::new();
-
     for g in &report.groups {
-        let mut base = vec![l("group", g.group.clone())];
-        if let Some(app) = application_ids.get(&g.group) {
-            base.push(l("application_id", app.clone()));
-        }
-        for p in &g.partitions {
-            let mut labels = base.clone();
-            labels.push(l("topic", p.topic.clone()));
-            labels.push(l("partition", p.partition.to_string()));
-            if let Some(v) = p.lag {
-                lag.push(labels.clone(), v as f64);
-            }
-            if let Some(v) = p.lag_seconds {
-                secs.push(labels.clone(), v);
-            }
-            if let Some(v) = p.committed {
-                committed.push(labels.clone(), v as f64);
-            }
-            if let Some(v) = p.trend.records_per_second {
-                trend.push(labels.clone(), v);
-            }
-            if p.truncated {
-                truncated.push(labels, 1.0);
-            }
-            tps.entry((p.topic.as_str(), p.partition))
-                .or_insert((p.start, p.end, p.stable));
-        }
+        let base = group_labels(&g.group, application_ids);
         members.push(base.clone(), g.members.len() as f64);
         for s in Status::ALL {
             let mut labels = base.clone();
@@ -151,6 +155,33 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
             eta.push(base, v);
         }
     }
+    vec![members, status, lag_sum, secs_max, sum_trend, eta]
+}
+
+/// Per topic partition, once however many groups read it: start, end and stable offsets.
+fn topic_families(report: &LagReport) -> Vec<Family> {
+    let mut start = Family::new(
+        "kafka_topic_partition_start_offset",
+        Kind::Gauge,
+        "Log start offset of the partition.",
+    );
+    let mut end = Family::new(
+        "kafka_topic_partition_end_offset",
+        Kind::Gauge,
+        "Log end offset (high watermark) of the partition.",
+    );
+    let mut stable = Family::new(
+        "kafka_topic_partition_stable_offset",
+        Kind::Gauge,
+        "Last stable offset of the partition (end for read_committed consumers).",
+    );
+    // (start, end, stable) per topic partition.
+    type Ends = (Option<i64>, Option<i64>, Option<i64>);
+    let mut tps: BTreeMap<(&str, i32), Ends> = BTreeMap::new();
+    for p in report.groups.iter().flat_map(|g| &g.partitions) {
+        tps.entry((p.topic.as_str(), p.partition))
+            .or_insert((p.start, p.end, p.stable));
+    }
     for ((t, p), (s, e, st)) in tps {
         let labels = vec![l("topic", t), l("partition", p.to_string())];
         if let Some(v) = s {
@@ -163,10 +194,7 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
             stable.push(labels, v as f64);
         }
     }
-    vec![
-        lag, secs, committed, trend, truncated, members, status, lag_sum, secs_max, sum_trend, eta,
-        start, end, stable,
-    ]
+    vec![start, end, stable]
 }
 
 #[cfg(test)]

@@ -29,6 +29,18 @@ impl FamilySet {
         Self::default()
     }
 
+    /// Adds one sample.
+    pub fn add(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        help: &str,
+        labels: Vec<(String, String)>,
+        value: f64,
+    ) {
+        self.add_with(name, kind, || help.to_string(), labels, value);
+    }
+
     /// Adds one sample, building the help text only for a new family.
     pub fn add_with(
         &mut self,

@@ -22,6 +22,8 @@ pub struct ObjectName {
 }
 
 impl ObjectName {
+    // Long on purpose: one left-to-right scanner over the name's bytes;
+    // split, its position and quoting state would cross function boundaries.
     pub fn parse(raw: &str) -> Result<Self, ObjectNameError> {
         let err = |reason| ObjectNameError {
             name: raw.to_string(),

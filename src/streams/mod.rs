@@ -237,8 +237,9 @@ pub fn task_labels(labels: &mut Vec<(String, String)>, task_id: &str) {
     }
 }
 
-/// What groups write into while one snapshot is built: its families and the
-/// naming decisions made so far (per rules prefix and attribute, made once).
+/// What groups write into while one snapshot is built: its families (an
+/// `exposition::FamilySet`, reached through `Deref`) and the naming decisions
+/// made so far (per rules prefix and attribute, made once).
 #[derive(Debug, Default)]
 pub struct Out {
     families: FamilySet,
@@ -248,30 +249,6 @@ pub struct Out {
 impl Out {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    pub fn add(
-        &mut self,
-        name: &str,
-        kind: Kind,
-        help: &str,
-        labels: Vec<(String, String)>,
-        value: f64,
-    ) {
-        self.families
-            .add_with(name, kind, || help.to_string(), labels, value);
-    }
-
-    /// Like [`Out::add`], building the help text only for a new family.
-    pub fn add_with(
-        &mut self,
-        name: &str,
-        kind: Kind,
-        help: impl FnOnce() -> String,
-        labels: Vec<(String, String)>,
-        value: f64,
-    ) {
-        self.families.add_with(name, kind, help, labels, value);
     }
 
     /// The naming decision for an attribute under `rules`, computed once.
@@ -290,6 +267,19 @@ impl Out {
     /// Families sorted by name, empty ones left out.
     pub fn into_vec(self) -> Vec<Family> {
         self.families.into_vec()
+    }
+}
+
+impl std::ops::Deref for Out {
+    type Target = FamilySet;
+    fn deref(&self) -> &FamilySet {
+        &self.families
+    }
+}
+
+impl std::ops::DerefMut for Out {
+    fn deref_mut(&mut self) -> &mut FamilySet {
+        &mut self.families
     }
 }
 
