@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
+use crate::discovery::procfs;
 use crate::insight::states::Tracker;
 use crate::jvm::{Jvm, Target};
 use crate::streams::Out;
@@ -120,6 +121,16 @@ impl Source for StatePoller {
 
     fn refresh(&self, _deadline: Duration) -> BoxFuture<'_, Result<Output, SourceError>> {
         Box::pin(async move {
+            // A JVM that exited takes its series with it at once, as the JMX
+            // source's do (no ghost transitions of a dead client).
+            if let Some(pid) = self.id.pid() {
+                if !procfs::alive(pid) {
+                    return Err(SourceError::Gone {
+                        target: self.id.to_string(),
+                        cause: cause(format!("process {pid} exited")),
+                    });
+                }
+            }
             let g = lock(&self.shared);
             if g.polls == 0 {
                 if let Some(e) = &g.error {
