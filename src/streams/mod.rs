@@ -16,6 +16,7 @@ use crate::jmx::{Bean, Snapshot, Value};
 pub mod client;
 pub mod clients;
 pub mod health;
+pub mod interceptors;
 pub mod jvm;
 pub mod level;
 pub mod naming;
@@ -85,6 +86,7 @@ pub const GROUPS: &[Group] = &[
     clients::PRODUCER,
     clients::ADMIN,
     jvm::GROUP,
+    interceptors::GROUP,
     topology_info::GROUP,
     health::GROUP,
 ];
