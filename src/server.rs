@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -32,6 +32,7 @@ pub fn router(scraper: Arc<Scraper>, telemetry_path: &str) -> Router {
         .route(telemetry_path, get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(index))
+        .route("/apps/{application_id}", get(app_page))
         .with_state(state)
         .layer(CompressionLayer::new().gzip(true))
 }
@@ -104,6 +105,34 @@ async fn index(State(state): State<AppState>) -> Html<String> {
     }
     h.push_str("</table></body></html>\n");
     Html(h)
+}
+
+/// `/apps/<application_id>`: the status screen and topology of one app,
+/// from a fresh scrape of every source (see `insight::page`).
+async fn app_page(State(state): State<AppState>, Path(application_id): Path<String>) -> Response {
+    state.scraper.scrape(None).await;
+    let reads: Vec<(String, crate::jmx::Snapshot)> = state
+        .scraper
+        .slots()
+        .iter()
+        .filter(|s| s.kind() == "jmx")
+        .filter_map(|s| {
+            let (out, _) = s.served(std::time::Duration::MAX)?;
+            let snap = out.snapshot.as_ref()?;
+            Some((s.target().to_string(), (**snap).clone()))
+        })
+        .collect();
+    match crate::insight::page::render(&application_id, &reads) {
+        Some(h) => Html(h).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Html(format!(
+                "<!DOCTYPE html><html><body><p>No JVM read by ksbridge runs application {}.</p></body></html>\n",
+                html_escape(&application_id)
+            )),
+        )
+            .into_response(),
+    }
 }
 
 fn html_escape(s: &str) -> String {

@@ -391,7 +391,9 @@ fn pinned_names_labels_and_units() {
         "kafka_streams_state{{application_id=\"app\",client_id=\"{CLIENT}\",state=\"ERROR\"}} 0\n"
     )));
     let om = encode_openmetrics(&f);
-    assert!(om.contains("# TYPE kafka_streams_state stateset\n"));
+    // A gauge per state, not a StateSet: strict OpenMetrics parsers want a
+    // StateSet label named after the family (docs/insight.md).
+    assert!(om.contains("# TYPE kafka_streams_state gauge\n"));
     assert!(om.contains("# TYPE kafka_streams_thread_process counter\n"));
     check_openmetrics(&om).unwrap();
     promtool(&text).unwrap();

@@ -270,7 +270,7 @@ fn serves_a_jvm_by_pid_and_survives_its_death() {
         .starts_with("application/openmetrics-text; version=1.0.0"));
     let om_text = om.text();
     assert!(om_text.ends_with("# EOF\n"));
-    assert!(om_text.contains("# TYPE kafka_streams_state stateset\n"));
+    assert!(om_text.contains("# TYPE kafka_streams_state gauge\n"));
     let gz = serve
         .get("/metrics", &[("Accept-Encoding", "gzip")])
         .unwrap();

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+pub mod app_target;
 pub mod console;
 pub mod dcmd;
 pub mod get;
@@ -18,9 +19,11 @@ pub mod jvms;
 pub mod lag;
 pub mod mbeans;
 pub mod serve;
+pub mod status;
 pub mod target;
 pub mod threads;
 pub mod top;
+pub mod topology;
 
 /// Generic failure (bad flags, I/O, anything not listed below).
 pub const EXIT_FAILURE: u8 = 1;
@@ -77,6 +80,10 @@ pub enum Command {
     Jfr(jfr::Args),
     /// Live full-screen view of every Kafka Streams app on the host; Enter drills in.
     Top(top::Args),
+    /// Draw an app's topology (describe()) as a tree, Mermaid, Graphviz DOT or JSON.
+    Topology(topology::Args),
+    /// Is this app healthy, and if not, why: state, threads, tasks, restore, failures (exit 0/1/2).
+    Status(status::Args),
 }
 
 /// Parses the command line; a command given `--config.file` is parsed again
@@ -116,6 +123,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dcmd(a) => dcmd::run(a),
         Command::Jfr(a) => jfr::run(a),
         Command::Top(a) => top::run(a),
+        Command::Topology(a) => topology::run(a),
+        Command::Status(a) => status::run(a),
     }
 }
 

@@ -71,6 +71,11 @@ pub struct Settings {
     #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
     pub discovery_interval: Duration,
 
+    /// Poll each JVM's client and thread states this often between scrapes
+    /// (transitions, time in state, rebalance duration); 0 turns the poller off.
+    #[arg(long = "state-poller.interval", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    pub state_poller_interval: Duration,
+
     /// Longest read of a target per scrape when Prometheus sends no
     /// X-Prometheus-Scrape-Timeout-Seconds (and the upper bound when it does).
     #[arg(long = "scrape.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
@@ -288,6 +293,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             requery: false,
         },
         lag,
+        state_interval: (!settings.state_poller_interval.is_zero())
+            .then_some(settings.state_poller_interval),
     };
     let watcher = discovery::start(scraper.clone(), plan)?;
 

@@ -5,6 +5,7 @@
 //! source which apps are watched. Input: a [`Plan`] and the scraper; output:
 //! JMX sources added to and removed from the [`Scraper`].
 
+pub mod apps;
 pub mod procfs;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use crate::jvm::{Jvm, JvmError, LocalJvm, ReadMode, Target};
 use crate::scrape::Scraper;
 use crate::source::jmx::JmxSource;
 use crate::source::lag::LagSource;
+use crate::source::state_poller::StatePoller;
 use crate::streams::{self, Options};
 use crate::target::TargetId;
 
@@ -67,6 +69,8 @@ pub struct Plan {
     pub mode: ReadMode,
     /// Told which Kafka Streams apps are watched, when that changes.
     pub lag: Option<Arc<LagSource>>,
+    /// Poll client and thread states this often between scrapes (None: off).
+    pub state_interval: Option<Duration>,
 }
 
 /// Registers the explicit JVM targets and starts the watch loop (discovery,
@@ -104,6 +108,13 @@ pub fn start(
             )
             .with_mode(plan.mode);
             scraper.add(Arc::new(source));
+            if let Some(every) = plan.state_interval {
+                scraper.add(Arc::new(StatePoller::start(
+                    jvm.clone(),
+                    target.clone(),
+                    every,
+                )));
+            }
         }
     }
     let mut d = Discovery {
@@ -117,6 +128,7 @@ pub fn start(
         explicit,
         rejected: HashMap::new(),
         gone_since: HashMap::new(),
+        state_interval: plan.state_interval,
     };
     let interval = plan.interval;
     Ok(tokio::spawn(async move {
@@ -141,6 +153,7 @@ struct Discovery {
     explicit: Vec<String>,
     rejected: HashMap<u32, Instant>,
     gone_since: HashMap<String, Instant>,
+    state_interval: Option<Duration>,
 }
 
 /// A JVM target that is gone, and the apps it ran (to recognise their restart).
@@ -258,12 +271,20 @@ impl Discovery {
         for old in &replaces {
             tracing::info!(old = %old, pid, apps = ?apps, "re-attached a restarted app");
             self.scraper.remove("jmx", old);
+            self.scraper.remove("state", old);
             self.gone_since.remove(*old);
             if let Some(i) = self.explicit.iter().position(|e| e == old) {
                 self.explicit[i] = id.clone();
             }
         }
         tracing::info!(pid, main = %main, apps = ?apps, "watching a Kafka Streams JVM");
+        if let Some(every) = self.state_interval {
+            self.scraper.add(Arc::new(StatePoller::start(
+                jvm.clone(),
+                target.clone(),
+                every,
+            )));
+        }
         let source = JmxSource::live(jvm.clone(), target, main, self.options.clone(), Some(conn));
         self.scraper.add(Arc::new(source));
     }

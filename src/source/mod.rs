@@ -10,6 +10,7 @@
 
 pub mod jmx;
 pub mod lag;
+pub mod state_poller;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -1,5 +1,5 @@
 //! Client group (`stream-metrics`, one bean per `KafkaStreams` instance):
-//! `kafka_streams_state` StateSet, `kafka_streams_client_info` (version,
+//! `kafka_streams_state` (gauge per state), `kafka_streams_client_info` (version,
 //! commit id), `kafka_streams_recording_level_info`, and the numeric client
 //! metrics. Input: snapshot + context; output: families.
 
@@ -10,7 +10,7 @@ use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "client",
-    help: "Kafka Streams client: state (StateSet), version/commit id/recording level (info), thread counts",
+    help: "Kafka Streams client: state (a 0/1 gauge per state), version/commit id/recording level (info), thread counts",
     default_on: true,
     beans: &[CLIENT_BEANS],
     level: |_, a| (!NOT_NUMERIC_METRICS.contains(&a)).then_some(Level::Info),
@@ -28,7 +28,7 @@ pub const STATES: &[&str] = &[
     "ERROR",
 ];
 
-/// Attributes exported otherwise (StateSet, info) or not at all.
+/// Attributes exported otherwise (state gauge, info) or not at all.
 const NOT_NUMERIC_METRICS: &[&str] = &["client-state", "recording-level"];
 
 const RULES: Rules<'static> = Rules {
@@ -116,8 +116,13 @@ pub fn application_from_client_id(client_id: &str) -> String {
     client_id.to_string()
 }
 
-/// One StateSet family: 1 for `current`, 0 for every other known state (an
-/// unknown current state is added).
+/// One state family: 1 for `current`, 0 for every other known state (an
+/// unknown current state is added). Encoded as a plain gauge with a `state`
+/// label in both formats, not as an OpenMetrics StateSet: the spec wants a
+/// StateSet's label named after the family (`kafka_streams_state{kafka_streams_state="RUNNING"}`),
+/// which strict parsers (the Python client's) enforce and which joins badly;
+/// a gauge with `state` is accepted by Prometheus, promtool and strict
+/// OpenMetrics parsers alike, and is what `kube-state-metrics` does.
 pub fn push_state_set(
     out: &mut Out,
     name: &str,
@@ -131,7 +136,7 @@ pub fn push_state_set(
         l.push(("state".into(), (*s).to_string()));
         out.add(
             name,
-            Kind::StateSet,
+            Kind::Gauge,
             help,
             l,
             if *s == current { 1.0 } else { 0.0 },
@@ -140,7 +145,7 @@ pub fn push_state_set(
     if !known.contains(&current) {
         let mut l = labels.to_vec();
         l.push(("state".into(), current.to_string()));
-        out.add(name, Kind::StateSet, help, l, 1.0);
+        out.add(name, Kind::Gauge, help, l, 1.0);
     }
 }
 

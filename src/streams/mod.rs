@@ -15,6 +15,7 @@ use crate::jmx::{Bean, Snapshot, Value};
 
 pub mod client;
 pub mod clients;
+pub mod health;
 pub mod interceptors;
 pub mod jvm;
 pub mod level;
@@ -28,6 +29,7 @@ pub mod task;
 pub mod thread;
 pub mod thread_cpu;
 pub mod topic;
+pub mod topology_info;
 
 pub use client::{apps, StreamsApp};
 pub use level::{Level, LevelSource};
@@ -87,6 +89,8 @@ pub const GROUPS: &[Group] = &[
     clients::ADMIN,
     jvm::GROUP,
     interceptors::GROUP,
+    topology_info::GROUP,
+    health::GROUP,
 ];
 
 impl Group {

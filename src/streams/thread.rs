@@ -1,6 +1,6 @@
 //! Thread group (`stream-thread-metrics`, one bean per StreamThread and the
 //! GlobalStreamThread): `kafka_streams_thread_*` and the
-//! `kafka_streams_thread_state` StateSet. Input: snapshot + context; output: families.
+//! `kafka_streams_thread_state` gauge per state. Input: snapshot + context; output: families.
 
 use super::client::push_state_set;
 use super::naming::Rules;
@@ -9,7 +9,7 @@ use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "thread",
-    help: "Stream threads: process/poll/commit/punctuate counters and latencies, ratios, state (StateSet)",
+    help: "Stream threads: process/poll/commit/punctuate counters and latencies, ratios, state (a 0/1 gauge per state)",
     default_on: true,
     beans: &[Beans::of("kafka.streams", "stream-thread-metrics")],
     level: |_, a| (a != "thread-state" && a != "state").then_some(Level::Info),

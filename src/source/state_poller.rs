@@ -1,0 +1,151 @@
+//! The state poller: between full scrapes, reads only the client and thread
+//! beans of one JVM (`stream-metrics`, `stream-thread-metrics`) at a short
+//! interval on its own connection, and feeds an [`insight::states::Tracker`]:
+//! transitions, time in state, last rebalance start and duration, per client
+//! and per thread. Input: a JVM target and an interval; output: the tracker's
+//! families on every refresh (source `state`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{cause, BoxFuture, Output, Source, SourceError};
+use crate::discovery::procfs;
+use crate::insight::states::Tracker;
+use crate::jvm::{Jvm, Target};
+use crate::streams::Out;
+use crate::target::TargetId;
+
+/// The default poll interval.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What the poller reads: client state and thread state only.
+pub const PATTERNS: &[&str] = &[
+    "kafka.streams:type=stream-metrics,*",
+    "kafka.streams:type=stream-thread-metrics,*",
+];
+
+#[derive(Default)]
+struct Shared {
+    tracker: Tracker,
+    /// The last poll's failure, if the last poll failed.
+    error: Option<String>,
+    polls: u64,
+}
+
+pub struct StatePoller {
+    id: TargetId,
+    shared: Arc<Mutex<Shared>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn lock(m: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl StatePoller {
+    /// Starts polling `target` every `interval` (must run inside a tokio runtime).
+    pub fn start(jvm: Jvm, target: Target, interval: Duration) -> StatePoller {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let id = target.id();
+        let s = shared.clone();
+        let task = tokio::spawn(async move {
+            let mut conn = None;
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let deadline = interval.max(Duration::from_secs(2));
+            loop {
+                ticker.tick().await;
+                let c = match conn {
+                    Some(c) => c,
+                    None => match jvm.connect(target.clone(), Duration::from_secs(10)).await {
+                        Ok(c) => {
+                            conn = Some(c);
+                            c
+                        }
+                        Err(e) => {
+                            lock(&s).error = Some(e.to_string());
+                            continue;
+                        }
+                    },
+                };
+                let patterns = PATTERNS.iter().map(|p| p.to_string()).collect();
+                match jvm.read(c, patterns, deadline).await {
+                    Ok(r) => {
+                        let mut g = lock(&s);
+                        g.tracker.observe(&r.snapshot, now_ms());
+                        g.error = None;
+                        g.polls += 1;
+                    }
+                    Err(e) => {
+                        tracing::debug!(target_id = %target.id(), error = %e, "state poll failed");
+                        lock(&s).error = Some(e.to_string());
+                        jvm.close(c).await;
+                        conn = None;
+                    }
+                }
+            }
+        });
+        StatePoller { id, shared, task }
+    }
+}
+
+impl Drop for StatePoller {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Source for StatePoller {
+    fn kind(&self) -> &'static str {
+        "state"
+    }
+
+    fn target(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn description(&self) -> String {
+        "client and thread state poller".into()
+    }
+
+    fn jvm(&self) -> Option<&TargetId> {
+        Some(&self.id)
+    }
+
+    fn refresh(&self, _deadline: Duration) -> BoxFuture<'_, Result<Output, SourceError>> {
+        Box::pin(async move {
+            // A JVM that exited takes its series with it at once, as the JMX
+            // source's do (no ghost transitions of a dead client).
+            if let Some(pid) = self.id.pid() {
+                if !procfs::alive(pid) {
+                    return Err(SourceError::Gone {
+                        target: self.id.to_string(),
+                        cause: cause(format!("process {pid} exited")),
+                    });
+                }
+            }
+            let g = lock(&self.shared);
+            if g.polls == 0 {
+                if let Some(e) = &g.error {
+                    return Err(SourceError::Connect {
+                        target: self.id.to_string(),
+                        cause: cause(e.clone()),
+                    });
+                }
+            }
+            let mut out = Out::new();
+            g.tracker.families(&mut out);
+            Ok(Output {
+                families: out.into_vec(),
+                ..Output::default()
+            })
+        })
+    }
+}

@@ -1,0 +1,88 @@
+//! Health and restore group: what `ksbridge status` judges, as metrics.
+//! `kafka_streams_health{reason}` (0 healthy, 1 degraded, 2 failed; reason
+//! the worst finding's code, `ok` when healthy),
+//! `kafka_streams_restore_remaining_records` per active task (Kafka's
+//! `restore-remaining-records-total`, a gauge despite its name, clamped at 0)
+//! and `kafka_streams_restore_eta_seconds` while a task restores. Input:
+//! snapshot + context; output: families.
+
+use super::{task_labels, Beans, Context, Group, Out, CLIENT_BEANS};
+use crate::exposition::Kind;
+use crate::insight::{self, health};
+use crate::jmx::Snapshot;
+
+pub const GROUP: Group = Group {
+    name: "health",
+    help: "Health per client (0 healthy, 1 degraded, 2 failed, with the reason) and restore progress (remaining records, ETA)",
+    default_on: true,
+    beans: &[
+        CLIENT_BEANS,
+        Beans::of("kafka.streams", "stream-thread-metrics"),
+        Beans::of("kafka.streams", "stream-task-metrics"),
+        Beans::of("kafka.streams", "stream-state-updater-metrics"),
+        Beans::of("kafka.streams", "stream-processor-node-metrics"),
+    ],
+    // Judgements, not Kafka's metrics: no attribute is this group's own.
+    level: |_, _| None,
+    build,
+};
+
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
+    for c in &ctx.clients {
+        let inst = insight::instance(&ctx.target, snapshot, &c.client_id);
+        let app = insight::App {
+            application_id: c.application_id.clone(),
+            instances: vec![inst],
+        };
+        let h = health::judge(&app, &health::Expect::default());
+        let base = vec![
+            ("application_id".to_string(), c.application_id.clone()),
+            ("client_id".to_string(), c.client_id.clone()),
+        ];
+        let mut labels = base.clone();
+        labels.push(("reason".into(), h.reason().into()));
+        out.add(
+            "kafka_streams_health",
+            Kind::Gauge,
+            "Health of the client as `ksbridge status` judges it: 0 healthy, 1 degraded, 2 failed; reason is the worst finding (ok, error, not_running, no_threads, thread_failed, thread_dead, rebalancing, not_started, restoring, unknown_state).",
+            labels,
+            f64::from(h.status.exit_code()),
+        );
+        let prefix = format!("{}-", c.client_id);
+        for b in snapshot.of_type("kafka.streams", "stream-task-metrics") {
+            let (Some(thread), Some(task)) = (b.name.get("thread-id"), b.name.get("task-id"))
+            else {
+                continue;
+            };
+            let Some(rest) = thread.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some(v) = b.f64("restore-remaining-records-total") else {
+                continue;
+            };
+            let mut labels = base.clone();
+            labels.push(("thread".into(), rest.to_string()));
+            task_labels(&mut labels, task);
+            out.add(
+                "kafka_streams_restore_remaining_records",
+                Kind::Gauge,
+                "Records an active task still has to restore from its changelogs (Kafka's restore-remaining-records-total, 3.5+, clamped at 0: it can read negative briefly).",
+                labels,
+                if v.is_finite() { v.max(0.0) } else { 0.0 },
+            );
+        }
+        for r in &app.instances[0].restoring {
+            let Some(eta) = r.eta_seconds else { continue };
+            let mut labels = base.clone();
+            labels.push(("thread".into(), r.thread.clone()));
+            task_labels(&mut labels, &r.task);
+            out.add(
+                "kafka_streams_restore_eta_seconds",
+                Kind::Gauge,
+                "Seconds until a restoring task is done at its current restore rate (the task's, else its share of the state updater's).",
+                labels,
+                eta,
+            );
+        }
+    }
+}
