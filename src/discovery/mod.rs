@@ -4,6 +4,7 @@
 //! and following an app across restarts by application id. Input: the config
 //! and the scraper; output: targets added to and removed from the [`Scraper`].
 
+pub mod evidence;
 pub mod procfs;
 pub mod source;
 
