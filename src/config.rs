@@ -91,6 +91,7 @@ pub struct RawConfig {
     pub target_match: Option<String>,
     pub discovery: Option<bool>,
     pub discovery_interval: Option<String>,
+    pub discovery_probe: Option<bool>,
     pub scrape_timeout: Option<String>,
     pub stale_after: Option<String>,
     pub rates: Option<bool>,
@@ -124,6 +125,7 @@ impl RawConfig {
             target_match: self.target_match.or(base.target_match),
             discovery: self.discovery.or(base.discovery),
             discovery_interval: self.discovery_interval.or(base.discovery_interval),
+            discovery_probe: self.discovery_probe.or(base.discovery_probe),
             scrape_timeout: self.scrape_timeout.or(base.scrape_timeout),
             stale_after: self.stale_after.or(base.stale_after),
             rates: self.rates.or(base.rates),
@@ -148,6 +150,9 @@ pub struct Config {
     /// when `target.match` is set).
     pub discovery: bool,
     pub discovery_interval: Duration,
+    /// Attach to every local JVM that can take it to look for Kafka Streams
+    /// beans, instead of deciding from `/proc` evidence first.
+    pub discovery_probe: bool,
     pub scrape_timeout: Duration,
     pub stale_after: Duration,
     pub options: Options,
@@ -228,6 +233,7 @@ impl Config {
             target_match,
             discovery,
             discovery_interval,
+            discovery_probe: raw.discovery_probe.unwrap_or(false),
             scrape_timeout,
             stale_after,
             options,

@@ -30,7 +30,9 @@ fn json(o: &Output) -> serde_json::Value {
 #[test]
 fn jvms_lists_the_streams_app_with_id_and_state() {
     let replay = ReplayJvm::start(ReplayOptions::default());
-    let o = ksbridge(&["jvms", "--json"]);
+    let pid = replay.pid().to_string();
+    // The replay JVM is no Kafka Streams app by /proc evidence: --probe attaches to look.
+    let o = ksbridge(&["jvms", "--json", "--probe", &pid]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = json(&o);
     let row = rows
@@ -55,7 +57,7 @@ fn jvms_lists_the_streams_app_with_id_and_state() {
         "{row}"
     );
     // The table says the same.
-    let o = ksbridge(&["jvms"]);
+    let o = ksbridge(&["jvms", "--probe", &pid]);
     let text = String::from_utf8_lossy(&o.stdout);
     let line = text
         .lines()

@@ -51,6 +51,11 @@ pub struct Settings {
     #[arg(long = "discovery.interval", value_name = "DURATION")]
     pub discovery_interval: Option<String>,
 
+    /// Attach to every local JVM that can safely take it to look for Kafka
+    /// Streams beans, instead of only to those /proc shows to be Streams apps.
+    #[arg(long = "discovery.probe")]
+    pub discovery_probe: bool,
+
     /// Longest read of a target per scrape when Prometheus sends no
     /// X-Prometheus-Scrape-Timeout-Seconds (and the upper bound when it does) [default: 10s].
     #[arg(long = "scrape.timeout", value_name = "DURATION")]
@@ -157,6 +162,7 @@ impl Settings {
             target_match: self.target_match,
             discovery: None,
             discovery_interval: self.discovery_interval,
+            discovery_probe: self.discovery_probe.then_some(true),
             scrape_timeout: self.scrape_timeout,
             stale_after: self.stale_after,
             rates: self.rates.then_some(true),

@@ -499,6 +499,8 @@ pub enum Refusal {
     NoSignalHandler,
     #[error("not a HotSpot JVM (threads: {threads}); attaching would send it SIGQUIT, so ksbridge does not")]
     NotAJvm { threads: String },
+    #[error("owned by {owner}: only that user (or root) can attach; run ksbridge as {owner}")]
+    OtherUser { owner: String },
     #[error("cannot tell whether it is a JVM: {unreadable} not readable (another user's process, or a restrictive ptrace policy); run ksbridge as the process's user")]
     NoEvidence { unreadable: String },
 }
@@ -558,7 +560,7 @@ pub fn attach_verdict(f: &Facts) -> Result<AttachEvidence, Refusal> {
 /// Reads the facts of `pid` and decides whether attaching is safe.
 pub fn check_attach(root: &ProcRoot, pid: u32) -> Result<AttachEvidence, CheckError> {
     let facts = read_facts(root, pid).map_err(|_| CheckError::NoSuchProcess { pid })?;
-    attach_verdict(&facts).map_err(|refusal| CheckError::Refused { pid, refusal })
+    attach_verdict_for(&facts, own_uid()).map_err(|refusal| CheckError::Refused { pid, refusal })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -682,6 +684,125 @@ pub fn command_line_matches(re: &regex::Regex, f: &Facts) -> bool {
     cl.main.is_some_and(|m| re.is_match(m))
         || cl.program_args.iter().any(|a| re.is_match(a))
         || re.is_match(&args.join(" "))
+}
+
+/// Pids that look like JVMs from entries any user can read: the `java`
+/// launcher's name (main thread or argv\[0\]) or a HotSpot "VM Thread". Other
+/// users' JVMs are included (listed as not attachable, never left out).
+pub fn jvm_pids(root: &ProcRoot) -> Vec<u32> {
+    root.pids()
+        .into_iter()
+        .filter(|pid| {
+            let dir = root.pid(*pid);
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if comm.trim_end() == "java" {
+                return true;
+            }
+            let argv0 = read_capped(&dir.join("cmdline"), 4096)
+                .map(|raw| nul_split(&raw).into_iter().next().unwrap_or_default())
+                .unwrap_or_default();
+            if argv0 == "java" || argv0.ends_with("/java") {
+                return true;
+            }
+            std::fs::read_dir(dir.join("task"))
+                .map(|rd| {
+                    rd.flatten().take(MAX_ENTRIES).any(|t| {
+                        std::fs::read_to_string(t.path().join("comm"))
+                            .is_ok_and(|c| c.trim_end() == HOTSPOT_THREAD)
+                    })
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The effective uid of ksbridge itself (from the real `/proc/self`).
+pub fn own_uid() -> Option<u32> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A user name for a uid from the root's `/etc/passwd`, else the number.
+pub fn user_name(uid: Option<u32>) -> String {
+    let Some(uid) = uid else {
+        return String::new();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The attach verdict for a caller with effective uid `caller`: besides
+/// [`attach_verdict`], a non-root caller cannot attach to another user's JVM
+/// (HotSpot accepts attach connections from its own user and root only).
+pub fn attach_verdict_for(f: &Facts, caller: Option<u32>) -> Result<AttachEvidence, Refusal> {
+    let verdict = attach_verdict(f)?;
+    match (caller, f.uid) {
+        (Some(me), Some(owner)) if me != 0 && me != owner => Err(Refusal::OtherUser {
+            owner: user_name(Some(owner)),
+        }),
+        _ => Ok(verdict),
+    }
+}
+
+/// What discovery is asked to watch.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    /// `--target.match`: with it, only JVMs whose command line matches.
+    pub matcher: Option<&'a regex::Regex>,
+    /// Main classes of watched targets that went away: a JVM with the same
+    /// main class may be their restart.
+    pub restarted_mains: &'a [String],
+    /// `--discovery.probe`: attach to every JVM that can take it and look
+    /// for Kafka Streams beans (the intrusive way, on explicit request).
+    pub probe: bool,
+    /// Discovery is off: only restarts of watched targets are looked for.
+    pub only_restarts: bool,
+}
+
+/// Whether discovery should attach to a JVM that can safely take it. `Ok`
+/// says why; `Err` why not. Pure.
+pub fn discovery_verdict(f: &Facts, w: &Wanted) -> Result<String, String> {
+    if w.probe {
+        return Ok("--discovery.probe".into());
+    }
+    let streams = streams_verdict(f);
+    let StreamsVerdict::Yes(why) = &streams else {
+        return Err(format!(
+            "not seen to be a Kafka Streams app: {}",
+            streams.describe()
+        ));
+    };
+    let main = f
+        .args
+        .as_deref()
+        .and_then(|a| split_command_line(a).main.map(str::to_string))
+        .unwrap_or_default();
+    if !main.is_empty() && w.restarted_mains.contains(&main) {
+        return Ok(format!("may be the restart of a watched {main}"));
+    }
+    if w.only_restarts {
+        return Err("not the restart of a watched target (discovery is off)".into());
+    }
+    match w.matcher {
+        None => Ok(why.join("; ")),
+        Some(re) if command_line_matches(re, f) => Ok(why.join("; ")),
+        Some(re) => Err(format!(
+            "a Kafka Streams app, but its command line does not match --target.match {re}"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Which JVMs to read: explicit targets (pid, JMX URL), local JVMs discovered
-//! through the attach list and `/proc` (those with `kafka.streams` beans,
-//! optionally filtered by `--target.match` on main class or application id),
+//! from `/proc` evidence alone (Kafka Streams apps whose command line matches
+//! `--target.match`; see `evidence`), attached to only then and kept when they
+//! have `kafka.streams` beans,
 //! and following an app across restarts by application id. Input: the config
 //! and the scraper; output: targets added to and removed from the [`Scraper`].
 
@@ -89,6 +90,7 @@ pub fn start(
         scraper,
         patterns,
         discover: config.discovery,
+        probe: config.discovery_probe,
         matcher: config.target_match.clone(),
         explicit,
         rejected: HashMap::new(),
@@ -108,6 +110,8 @@ struct Discovery {
     scraper: Arc<Scraper>,
     patterns: Vec<String>,
     discover: bool,
+    /// Attach to every safe JVM to look for Kafka Streams beans (`--discovery.probe`).
+    probe: bool,
     matcher: Option<regex::Regex>,
     /// Names of targets given on the command line (never dropped, only replaced on restart).
     explicit: Vec<String>,
@@ -146,8 +150,24 @@ impl Discovery {
         if !self.discover && !followable {
             return;
         }
+        let gone_mains: Vec<String> = targets
+            .iter()
+            .filter(|t| {
+                gone.iter()
+                    .any(|(n, apps)| *n == t.name && !apps.is_empty())
+            })
+            .map(|t| {
+                t.description
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .filter(|m| !m.is_empty())
+            .collect();
         let watched: Vec<u32> = targets.iter().filter_map(|t| pid_of(&t.name)).collect();
-        let mut candidates = procfs::java_pids();
+        let root = evidence::ProcRoot::host();
+        let mut candidates = evidence::jvm_pids(&root);
         if let Ok(list) = self.jvm.list_local().await {
             candidates.extend(list.into_iter().map(|j| j.pid));
         }
@@ -159,18 +179,42 @@ impl Discovery {
             if pid == me || watched.contains(&pid) || self.rejected.contains_key(&pid) {
                 continue;
             }
-            if !procfs::age_seconds(pid).is_some_and(|a| a >= MIN_AGE_SECONDS)
-                || !procfs::attach_safe(pid)
-            {
+            // Decided from /proc alone, before anything touches the process.
+            let Ok(facts) = evidence::read_facts(&root, pid) else {
+                continue;
+            };
+            if !facts.age_seconds.is_some_and(|a| a >= MIN_AGE_SECONDS) {
                 continue;
             }
-            self.probe(pid, &gone).await;
+            let wanted = evidence::Wanted {
+                matcher: self.matcher.as_ref(),
+                restarted_mains: &gone_mains,
+                probe: self.probe,
+                only_restarts: !self.discover,
+            };
+            let verdict = evidence::attach_verdict_for(&facts, evidence::own_uid())
+                .map_err(|r| r.to_string())
+                .and_then(|_| evidence::discovery_verdict(&facts, &wanted));
+            match verdict {
+                Ok(why) => {
+                    tracing::debug!(pid, why = %why, "attaching to a candidate");
+                    let named = self
+                        .matcher
+                        .as_ref()
+                        .is_some_and(|re| evidence::command_line_matches(re, &facts));
+                    self.probe(pid, &gone, named).await;
+                }
+                Err(why) => {
+                    tracing::debug!(pid, why = %why, "not attaching");
+                    self.rejected.insert(pid, Instant::now());
+                }
+            }
         }
     }
 
     /// Connects to a candidate and adopts it when it has Kafka Streams beans
     /// and is wanted (discovery + match, or the restart of a gone target).
-    async fn probe(&mut self, pid: u32, gone: &[(String, Vec<String>)]) {
+    async fn probe(&mut self, pid: u32, gone: &[(String, Vec<String>)], named: bool) {
         let target = JvmTarget::Pid(pid);
         let conn = match self.jvm.connect(target.clone(), PROBE_TIMEOUT).await {
             Ok(c) => c,
@@ -203,7 +247,7 @@ impl Discovery {
             .collect();
         let matches = match &self.matcher {
             None => true,
-            Some(re) => re.is_match(&main) || apps.iter().any(|a| re.is_match(a)),
+            Some(re) => named || re.is_match(&main) || apps.iter().any(|a| re.is_match(a)),
         };
         let wanted = !apps.is_empty() && ((self.discover && matches) || !replaces.is_empty());
         if !wanted {
