@@ -92,6 +92,7 @@ pub struct RawConfig {
     pub discovery: Option<bool>,
     pub discovery_interval: Option<String>,
     pub discovery_probe: Option<bool>,
+    pub web_config_file: Option<std::path::PathBuf>,
     pub scrape_timeout: Option<String>,
     pub stale_after: Option<String>,
     pub rates: Option<bool>,
@@ -126,6 +127,7 @@ impl RawConfig {
             discovery: self.discovery.or(base.discovery),
             discovery_interval: self.discovery_interval.or(base.discovery_interval),
             discovery_probe: self.discovery_probe.or(base.discovery_probe),
+            web_config_file: self.web_config_file.or(base.web_config_file),
             scrape_timeout: self.scrape_timeout.or(base.scrape_timeout),
             stale_after: self.stale_after.or(base.stale_after),
             rates: self.rates.or(base.rates),
@@ -153,6 +155,8 @@ pub struct Config {
     /// Attach to every local JVM that can take it to look for Kafka Streams
     /// beans, instead of deciding from `/proc` evidence first.
     pub discovery_probe: bool,
+    /// Exporter-toolkit web configuration (TLS, basic auth, headers).
+    pub web_config_file: Option<std::path::PathBuf>,
     pub scrape_timeout: Duration,
     pub stale_after: Duration,
     pub options: Options,
@@ -234,6 +238,7 @@ impl Config {
             discovery,
             discovery_interval,
             discovery_probe: raw.discovery_probe.unwrap_or(false),
+            web_config_file: raw.web_config_file,
             scrape_timeout,
             stale_after,
             options,

@@ -16,3 +16,4 @@ pub mod lag;
 pub mod scrape;
 pub mod server;
 pub mod streams;
+pub mod web;

@@ -33,6 +33,12 @@ pub struct Settings {
     #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
     pub listen_address: Option<String>,
 
+    /// Web configuration file (Prometheus exporter-toolkit format): TLS,
+    /// client certificates, basic auth users (bcrypt), response headers;
+    /// re-read when it changes. Applies to every endpoint.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+
     /// Path of the metrics endpoint [default: /metrics].
     #[arg(long = "web.telemetry-path", value_name = "PATH")]
     pub telemetry_path: Option<String>,
@@ -163,6 +169,7 @@ impl Settings {
             discovery: None,
             discovery_interval: self.discovery_interval,
             discovery_probe: self.discovery_probe.then_some(true),
+            web_config_file: self.web_config_file,
             scrape_timeout: self.scrape_timeout,
             stale_after: self.stale_after,
             rates: self.rates.then_some(true),
@@ -235,6 +242,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             other => jvm_targets.push(other.clone()),
         }
     }
+    let web = match &config.web_config_file {
+        Some(p) => Some(Arc::new(crate::web::WebConfig::load(p)?)),
+        None => None,
+    };
     let discovery = discovery::start(scraper.clone(), &config, jvm_targets)?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -242,13 +253,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (--web.listen-address)", config.listen))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, path = %config.telemetry_path, "serving");
+    let scheme = match &web {
+        Some(w) if w.current().tls.is_some() => "https",
+        _ => "http",
+    };
     eprintln!(
-        "ksbridge serve: listening on http://{local}{} (default {DEFAULT_LISTEN})",
+        "ksbridge serve: listening on {scheme}://{local}{} (default {DEFAULT_LISTEN})",
         config.telemetry_path
     );
     let app = crate::server::router(scraper, &config.telemetry_path);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    crate::web::serve(listener, app, web, shutdown_signal())
         .await
         .context("HTTP server failed")?;
     if let Some(d) = discovery {

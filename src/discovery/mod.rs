@@ -263,7 +263,7 @@ impl Discovery {
                 self.explicit[i] = format!("pid:{pid}");
             }
         }
-        tracing::info!(pid, main = %main, apps = ?apps, "watching a Kafka Streams JVM");
+        tracing::info!(pid, main = %crate::web::redact::command_line(&main), apps = ?apps, "watching a Kafka Streams JVM");
         let name = format!("pid:{pid}");
         self.scraper.add_target(Arc::new(Target::new(
             name,
