@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ksbridge::exposition::encode::{encode_openmetrics, encode_text};
 use ksbridge::jmx::Snapshot;
-use ksbridge::scrape::families_of;
+use ksbridge::streams::families as families_of;
 use ksbridge::streams::Options;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,12 +2,13 @@
 //! embedded JVM (the JNI shim), measure consumer-group lag with rdkafka, and serve
 //! both as Prometheus metrics or as command-line answers.
 //!
-//! Data flows one way (see `../shared/design.md`):
-//! `discovery -> jvm -> jmx -> streams -> exposition` and
-//! `lag (groups -> offsets -> model) -> exposition | cli`.
+//! The map of the code is `ARCHITECTURE.md` at the repository's root: the two
+//! pipelines (`discovery -> source::jmx (jvm) -> jmx -> streams -> exposition`
+//! and `source::lag (lag: groups -> offsets -> model) -> exposition | cli`),
+//! the [`source::Source`] trait, the metric-group registry
+//! ([`streams::GROUPS`]) and where each kind of change goes.
 
 pub mod cli;
-pub mod config;
 pub mod discovery;
 pub mod exposition;
 pub mod jmx;
@@ -15,5 +16,9 @@ pub mod jvm;
 pub mod lag;
 pub mod scrape;
 pub mod server;
+pub mod settings;
+pub mod source;
 pub mod streams;
+pub mod sync;
+pub mod target;
 pub mod web;

@@ -2,10 +2,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = ksbridge::cli::Cli::parse();
+    let cli = match ksbridge::cli::parse(std::env::args_os().collect()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     ksbridge::cli::init_tracing(cli.log_level.as_deref());
     match ksbridge::cli::run(cli) {
         Ok(code) => code,

@@ -1,7 +1,7 @@
 //! HTTP server: the telemetry path (`/metrics`), `/healthz` and the index page
 //! at `/`, as a function returning the axum router. Input: a [`Scraper`];
 //! output: HTTP responses (exposition text negotiated from `Accept`, gzip on
-//! request; 503 only when every target failed).
+//! request through tower-http; 503 only when every source failed).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tower_http::compression::CompressionLayer;
 
 use crate::exposition::encode::{self, Format};
 use crate::scrape::Scraper;
@@ -32,6 +33,7 @@ pub fn router(scraper: Arc<Scraper>, telemetry_path: &str) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(index))
         .with_state(state)
+        .layer(CompressionLayer::new().gzip(true))
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -42,47 +44,25 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     let timeout = header_str(&headers, "x-prometheus-scrape-timeout-seconds")
         .and_then(|v| v.trim().parse::<f64>().ok());
     let format = Format::negotiate(header_str(&headers, "accept"));
-    let gzip = encode::wants_gzip(header_str(&headers, "accept-encoding"));
     let result = state.scraper.scrape(timeout).await;
-    let body = match tokio::task::spawn_blocking(move || {
-        let text = encode::encode(&result.families, format);
-        let body = if gzip {
-            encode::gzip(text.as_bytes()).ok()
-        } else {
-            None
-        };
-        (text, body, result.all_failed)
-    })
-    .await
-    {
-        Ok(b) => b,
-        Err(_) => {
-            return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
-        }
+    let all_failed = result.all_failed;
+    let Ok(text) =
+        tokio::task::spawn_blocking(move || encode::encode(&result.families, format)).await
+    else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
     };
-    let (text, gz, all_failed) = body;
     let status = if all_failed {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    let mut resp = match gz {
-        Some(bytes) => {
-            let mut r = (status, bytes).into_response();
-            r.headers_mut()
-                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            r
-        }
-        None => (status, text).into_response(),
-    };
+    let mut resp = (status, text).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    resp.headers_mut().insert(
-        header::VARY,
-        HeaderValue::from_static("Accept, Accept-Encoding"),
-    );
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
     resp
 }
 
@@ -93,17 +73,18 @@ async fn index(State(state): State<AppState>) -> Html<String> {
         h,
         "<!DOCTYPE html><html><head><title>ksbridge</title></head><body>\
          <h1>ksbridge {}</h1><p><a href=\"{path}\">{path}</a> · <a href=\"/healthz\">/healthz</a></p>\
-         <h2>Targets</h2><table border=\"1\" cellpadding=\"4\"><tr><th>target</th><th>what</th>\
+         <h2>Sources</h2><table border=\"1\" cellpadding=\"4\"><tr><th>source</th><th>target</th><th>what</th>\
          <th>application ids</th><th>last refresh</th><th>snapshot age</th><th>beans</th><th>last error</th></tr>",
         env!("CARGO_PKG_VERSION")
     );
-    let targets = state.scraper.targets();
-    for t in &targets {
+    let slots = state.scraper.slots();
+    for t in &slots {
         let s = t.status();
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(&s.name),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.kind,
+            html_escape(&s.target),
             html_escape(&crate::web::redact::command_line(&s.description)),
             html_escape(&s.application_ids.join(", ")),
             match s.success {
@@ -120,8 +101,8 @@ async fn index(State(state): State<AppState>) -> Html<String> {
             )),
         );
     }
-    if targets.is_empty() {
-        h.push_str("<tr><td colspan=\"7\">no targets yet (discovering local JVMs with kafka.streams beans)</td></tr>");
+    if slots.is_empty() {
+        h.push_str("<tr><td colspan=\"8\">no targets yet (discovering local JVMs with kafka.streams beans)</td></tr>");
     }
     h.push_str("</table></body></html>\n");
     Html(h)

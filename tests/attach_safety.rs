@@ -210,7 +210,18 @@ fn jvms_that_must_not_be_signalled_are_refused_and_a_plain_one_is_read() {
     assert_refused(&mut disabled, None, "DisableAttachMechanism");
     let mut plain = idle_jvm(dir.path(), &[]);
     let pid = plain.pid().to_string();
-    let (o, _) = ksbridge(&["get", &pid, "java.lang:type=Runtime", "Pid"], None);
+    // Attaching can be slow on a loaded machine: a generous timeout.
+    let (o, _) = ksbridge(
+        &[
+            "get",
+            &pid,
+            "java.lang:type=Runtime",
+            "Pid",
+            "--timeout",
+            "90s",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), pid);
     assert!(plain.alive());

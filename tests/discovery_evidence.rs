@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::lab::{free_port, lab_dir, wait_until, AppOptions, Broker, KafkaLine, StreamsApp};
 
-const WAIT: Duration = Duration::from_secs(120);
+const WAIT: Duration = Duration::from_secs(180);
 
 struct Proc(Child);
 
@@ -318,6 +318,7 @@ fn the_local_management_agent_refuses_other_hosts() {
     let before = listening_ports(pid);
     let o = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
         .args(["get", &pid.to_string(), "java.lang:type=Runtime", "Pid"])
+        .args(["--timeout", "90s"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use ksbridge::exposition::encode::{encode_openmetrics, encode_text};
 use ksbridge::exposition::{Family, Kind};
 use ksbridge::jmx::Snapshot;
-use ksbridge::scrape::families_of;
+use ksbridge::streams::families as families_of;
 use ksbridge::streams::Options;
 
 fn root() -> PathBuf {

@@ -404,3 +404,75 @@ fn capture_file_targets_fail_alone_and_the_deadline_header_is_used() {
         .text()
         .contains("ksbridge_scrape_errors_total{kind=\"read\"}"));
 }
+
+/// A password-protected remote JMX URL named in a config file with its
+/// credentials file: read like any target; wrong credentials are a connect
+/// failure (success 0), never a crash; flags win over the file.
+#[test]
+fn config_file_targets_a_password_protected_url() {
+    let replay = ReplayJvm::start(ReplayOptions {
+        jmx_auth: Some(("monitor".into(), "s3cret".into())),
+        ..ReplayOptions::default()
+    });
+    let url = replay.jmx_url().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.cred");
+    std::fs::write(&good, "monitor s3cret\n").unwrap();
+    let bad = dir.path().join("bad.cred");
+    std::fs::write(&bad, "monitor wrong\n").unwrap();
+    let config = |cred: &Path| {
+        let p = dir.path().join(format!("{}.toml", unique("serve")));
+        std::fs::write(
+            &p,
+            format!(
+                "targets = [\"{url}\"]\nscrape-timeout = \"20s\"\nlisten-address = \"127.0.0.1:1\"\n\n[target-credentials]\n\"{url}\" = \"{}\"\n",
+                cred.display()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    // The file's listen address (port 1) loses to the flag Serve::start passes.
+    let s = Serve::start(&["--config.file", config(&good).to_str().unwrap()]);
+    let ok = format!("ksbridge_scrape_success{{source=\"jmx\",target=\"{url}\"}} 1");
+    let text = wait_until(&format!("a scrape of {url}\n{}", s.log()), WAIT, || {
+        Some(s.metrics()).filter(|m| m.contains(&ok))
+    });
+    assert!(
+        text.contains("kafka_streams_state{application_id=\"zmart\""),
+        "{text}"
+    );
+    assert!(!s.log().contains("s3cret"), "no password in the log");
+    drop(s);
+
+    let s = Serve::start(&["--config.file", config(&bad).to_str().unwrap()]);
+    let failed = format!("ksbridge_scrape_success{{source=\"jmx\",target=\"{url}\"}} 0");
+    wait_until("a failed scrape with wrong credentials", WAIT, || {
+        Some(s.metrics()).filter(|m| m.contains(&failed))
+    });
+    assert!(s.log().to_lowercase().contains("auth"), "{}", s.log());
+    assert!(!s.log().contains("wrong"), "no password in the log");
+}
+
+/// Unknown keys, bad values and unknown groups in a config file are named.
+#[test]
+fn config_file_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, want) in [
+        ("bogus = 1\n", "unknown key \"bogus\""),
+        ("scrape-timeout = \"3 parsecs\"\n", "--scrape.timeout"),
+        ("[groups]\nnope = true\n", "unknown metric group \"nope\""),
+        ("rates = \"yes\"\n", "expected true or false"),
+    ] {
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+            .args(["serve", "--config.file", p.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{text}");
+        assert!(err.contains(want), "{text}: {err}");
+    }
+}

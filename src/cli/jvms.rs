@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::discovery;
 use crate::discovery::evidence::{self, ProcRoot};
-use crate::jmx::Snapshot;
 use crate::jvm::{Jvm, LocalJvm, Target};
+use crate::settings::parse_duration;
+use crate::streams::{self, StreamsApp};
 
 use super::target::{embedded_jvm, fail, runtime};
 
@@ -21,9 +23,9 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
-    /// Seconds to wait for each JVM to answer.
-    #[arg(long, default_value_t = 5.0)]
-    pub timeout: f64,
+    /// Longest wait for each JVM to answer (500ms, 5s, 1m; a bare number is seconds).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
 
     /// Attach to every JVM that can safely take it to look for Kafka Streams
     /// beans (by default only JVMs that /proc shows to be Streams apps are attached to).
@@ -33,14 +35,6 @@ pub struct Args {
     /// Only these pids.
     #[arg(value_name = "PID")]
     pub pids: Vec<u32>,
-}
-
-/// One Kafka Streams client inside a JVM.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StreamsApp {
-    pub application_id: String,
-    pub client_id: String,
-    pub state: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,21 +51,6 @@ pub struct JvmRow {
     /// Whether ksbridge attached to look inside.
     pub probed: bool,
     pub streams: Vec<StreamsApp>,
-}
-
-/// The Kafka Streams clients in a snapshot of `kafka.streams:type=stream-metrics,*`.
-pub fn streams_apps(snap: &Snapshot) -> Vec<StreamsApp> {
-    snap.of_type("kafka.streams", "stream-metrics")
-        .filter(|b| b.get("state").is_some() || b.get("application-id").is_some())
-        .map(|b| StreamsApp {
-            application_id: b.text("application-id").unwrap_or_default().to_string(),
-            client_id: b.name.get("client-id").unwrap_or_default().to_string(),
-            state: b
-                .get("state")
-                .map(|v| v.display())
-                .unwrap_or_else(|| "UNKNOWN".into()),
-        })
-        .collect()
 }
 
 /// A row from /proc evidence alone; `Some` facts when attaching is safe and wanted.
@@ -123,7 +102,7 @@ async fn probe(jvm: Jvm, mut row: JvmRow, timeout: Duration) -> JvmRow {
         }
     };
     let patterns = vec![
-        "kafka.streams:type=stream-metrics,*".to_string(),
+        streams::CLIENT_BEANS.pattern(),
         "java.lang:type=Runtime".to_string(),
     ];
     match jvm.read(conn, patterns, timeout).await {
@@ -135,7 +114,7 @@ async fn probe(jvm: Jvm, mut row: JvmRow, timeout: Duration) -> JvmRow {
                     .unwrap_or_default()
                     .to_string();
             }
-            row.streams = streams_apps(&r.snapshot);
+            row.streams = streams::apps(&r.snapshot);
         }
         Err(e) => row.error = e.to_string(),
     }
@@ -144,7 +123,9 @@ async fn probe(jvm: Jvm, mut row: JvmRow, timeout: Duration) -> JvmRow {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let timeout = Duration::from_secs_f64(args.timeout.clamp(0.1, 600.0));
+    let timeout = args
+        .timeout
+        .clamp(Duration::from_millis(100), Duration::from_secs(600));
     let jvm = match embedded_jvm() {
         Ok(j) => j,
         Err(code) => return Ok(code),
@@ -155,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rows = rt.block_on(async {
         // The attach API's list names JVMs by their perf data; /proc shows
         // the others (-XX:-UsePerfData, other users, other namespaces).
-        let listed = jvm.list_local().await?;
+        let listed = discovery::local_jvms(&jvm).await?;
         let mut pids = evidence::jvm_pids(&root);
         pids.extend(listed.iter().map(|j| j.pid));
         pids.sort_unstable();
@@ -220,7 +201,10 @@ fn write_table(out: &mut impl Write, rows: &[JvmRow]) -> std::io::Result<()> {
         } else {
             r.streams
                 .iter()
-                .map(|s| format!("{} {} ({})", s.application_id, s.state, s.client_id))
+                .map(|s| {
+                    let state = s.state.as_deref().unwrap_or("UNKNOWN");
+                    format!("{} {state} ({})", s.application_id, s.client_id)
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         };

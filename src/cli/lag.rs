@@ -46,8 +46,8 @@ pub struct Args {
     /// Exit with code 6 when any selected group is not OK (or does not exist).
     #[arg(long)]
     pub check: bool,
-    /// Time between samples (--watch, --samples).
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    /// Time between samples (--watch, --samples): 500ms, 5s, 2m, 1h.
+    #[arg(long, default_value = "5s", value_parser = crate::settings::parse_duration)]
     pub interval: Duration,
     /// Samples taken before printing once (status and trend need more than one).
     #[arg(long, default_value_t = 1)]
@@ -62,36 +62,58 @@ pub struct Args {
     #[arg(long = "read-committed", value_name = "GROUP")]
     pub read_committed: Vec<String>,
     /// Timeout of each request to the brokers.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::settings::parse_duration)]
     pub timeout: Duration,
-}
-
-/// `500ms`, `5s`, `2m`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad duration {s:?}"))?;
-    if !(v.is_finite() && v >= 0.0) {
-        return Err(format!("bad duration {s:?}"));
-    }
-    Ok(Duration::from_secs_f64(v * mult))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.groups.is_empty() && !args.all_groups && args.group_match.is_none() {
         anyhow::bail!("say which groups: --group G, --all-groups or --group.match REGEX");
     }
+    let selection = Selection {
+        groups: args.groups.iter().cloned().collect::<BTreeSet<_>>(),
+        all: args.all_groups,
+        pattern: match &args.group_match {
+            Some(p) => Some(Regex::new(p).with_context(|| format!("--group.match {p}"))?),
+            None => None,
+        },
+    };
+    let cs = CollectorSettings {
+        window: args.window,
+        // One-shot answers wait for their record reads as long as for any request.
+        peek_budget: args.timeout,
+        default_isolation: args.isolation,
+        isolation: args
+            .read_committed
+            .iter()
+            .map(|g| (g.clone(), Isolation::ReadCommitted))
+            .collect(),
+        ..CollectorSettings::default()
+    };
+    let config = lag::client_config(&args.bootstrap_server, &client_settings(&args)?);
+    let mut collector = Collector::new(config, args.timeout, cs)?;
+    if args.watch {
+        return watch(&args, &mut collector, &selection);
+    }
+    let mut report = None;
+    for i in 0..args.samples.max(1) {
+        if i > 0 {
+            std::thread::sleep(args.interval);
+        }
+        match cycle(&mut collector, &selection) {
+            Ok(r) => report = Some(r),
+            Err(code) => return Ok(code),
+        }
+    }
+    let Some(report) = report else {
+        return Ok(ExitCode::FAILURE);
+    };
+    print_report(&report, args.json)?;
+    Ok(verdict(&report, args.check))
+}
+
+/// librdkafka settings: `--command-config` then `-X` (later wins).
+fn client_settings(args: &Args) -> anyhow::Result<Vec<(String, String)>> {
     let mut settings = Vec::new();
     if let Some(path) = &args.command_config {
         let text = std::fs::read_to_string(path)
@@ -106,93 +128,62 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("-X {kv}: expected key=value"))?;
         settings.push((k.trim().to_string(), v.trim().to_string()));
     }
-    let pattern = match &args.group_match {
-        Some(p) => Some(Regex::new(p).with_context(|| format!("--group.match {p}"))?),
-        None => None,
-    };
-    let selection = Selection {
-        groups: args.groups.iter().cloned().collect::<BTreeSet<_>>(),
-        all: args.all_groups,
-        pattern,
-    };
-    let cs = CollectorSettings {
-        window: args.window,
-        // One-shot answers wait for their record reads as long as for any request.
-        peek_budget: args.timeout,
-        default_isolation: args.isolation,
-        isolation: args
-            .read_committed
-            .iter()
-            .map(|g| (g.clone(), Isolation::ReadCommitted))
-            .collect(),
-        ..CollectorSettings::default()
-    };
-    let config = lag::client_config(&args.bootstrap_server, &settings);
-    let mut collector = Collector::new(config, args.timeout, cs)?;
+    Ok(settings)
+}
 
-    let cycle = |c: &mut Collector| -> Result<LagReport, ExitCode> {
-        c.cycle(&selection).map_err(|e| {
-            eprintln!("ksbridge: {e}");
-            match e {
-                LagError::Metadata { .. } | LagError::Client { .. } => {
-                    ExitCode::from(EXIT_CANNOT_ATTACH)
-                }
-                _ => ExitCode::from(super::EXIT_READ_FAILED),
+/// One cycle, or the exit code of its failure (printed).
+fn cycle(c: &mut Collector, selection: &Selection) -> Result<LagReport, ExitCode> {
+    c.cycle(selection).map_err(|e| {
+        eprintln!("ksbridge: {e}");
+        match e {
+            LagError::Metadata { .. } | LagError::Client { .. } => {
+                ExitCode::from(EXIT_CANNOT_ATTACH)
             }
-        })
-    };
+            _ => ExitCode::from(super::EXIT_READ_FAILED),
+        }
+    })
+}
 
-    if args.watch {
-        loop {
-            let started = std::time::Instant::now();
-            match cycle(&mut collector) {
-                Ok(r) => {
-                    if !args.json {
-                        println!(
-                            "\n# every {:?}; window {} samples; taken at {} ms",
-                            args.interval, args.window, r.taken_at_ms
-                        );
-                    }
-                    print_report(&r, args.json)?
+/// `--watch`: a report every interval until interrupted (or, with
+/// `--check`, until the brokers cannot be read).
+fn watch(
+    args: &Args,
+    collector: &mut Collector,
+    selection: &Selection,
+) -> anyhow::Result<ExitCode> {
+    loop {
+        let started = std::time::Instant::now();
+        match cycle(collector, selection) {
+            Ok(r) => {
+                if !args.json {
+                    println!(
+                        "\n# every {:?}; window {} samples; taken at {} ms",
+                        args.interval, args.window, r.taken_at_ms
+                    );
                 }
-                Err(code) => {
-                    if !args.check {
-                        // Keep watching: the brokers may come back.
-                    } else {
-                        return Ok(code);
-                    }
-                }
+                print_report(&r, args.json)?
             }
-            std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
+            // Without --check, keep watching: the brokers may come back.
+            Err(code) if args.check => return Ok(code),
+            Err(_) => {}
         }
+        std::thread::sleep(args.interval.saturating_sub(started.elapsed()));
     }
+}
 
-    let mut report = None;
-    for i in 0..args.samples.max(1) {
-        if i > 0 {
-            std::thread::sleep(args.interval);
-        }
-        match cycle(&mut collector) {
-            Ok(r) => report = Some(r),
-            Err(code) => return Ok(code),
-        }
-    }
-    let Some(report) = report else {
-        return Ok(ExitCode::FAILURE);
-    };
-    print_report(&report, args.json)?;
+/// The exit code of a one-shot report: missing groups, and `--check`.
+fn verdict(report: &LagReport, check: bool) -> ExitCode {
     for g in &report.missing {
         eprintln!("Consumer group '{g}' does not exist.");
     }
     if report.groups.is_empty() && !report.missing.is_empty() {
-        return Ok(ExitCode::from(EXIT_NOT_FOUND));
+        return ExitCode::from(EXIT_NOT_FOUND);
     }
-    if args.check
-        && (!report.missing.is_empty() || report.groups.iter().any(|g| g.status != Status::Ok))
+    if check && (!report.missing.is_empty() || report.groups.iter().any(|g| g.status != Status::Ok))
     {
-        return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+        return ExitCode::from(EXIT_CHECK_FAILED);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 fn print_report(report: &LagReport, json: bool) -> anyhow::Result<()> {
@@ -226,6 +217,7 @@ pub fn trend_text(t: &lag::Trend) -> String {
 }
 
 /// The `kafka-consumer-groups --describe` table plus LAG-SECONDS, STATUS, TREND.
+// Long on purpose: the columns of one table, in the order they print.
 pub fn table(report: &LagReport) -> String {
     let header = [
         "GROUP",
@@ -317,16 +309,6 @@ pub fn table(report: &LagReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert!(parse_duration("x").is_err());
-        assert!(parse_duration("-1s").is_err());
-    }
 
     #[test]
     fn trend_texts() {

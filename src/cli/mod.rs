@@ -1,9 +1,10 @@
 //! Command-line front end: one file per subcommand, each thin. Input: parsed
 //! flags; output: text or JSON on stdout and a process exit code.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub mod get;
 pub mod jvms;
@@ -47,9 +48,32 @@ pub enum Command {
     /// Print one bean's attributes.
     Get(get::Args),
     /// Serve Kafka Streams metrics and consumer lag to Prometheus.
+    #[command(args_override_self = true)]
     Serve(serve::Args),
     /// Consumer-group lag like `kafka-consumer-groups --describe`, plus seconds, status and trend.
     Lag(lag::Args),
+}
+
+/// Parses the command line; a command given `--config.file` is parsed again
+/// with the file's settings placed before its own flags (flags win).
+pub fn parse(argv: Vec<OsString>) -> Result<Cli, clap::Error> {
+    let cli = Cli::try_parse_from(&argv)?;
+    let (name, file) = match &cli.command {
+        Command::Serve(a) => ("serve", a.settings.config_file.clone()),
+        _ => return Ok(cli),
+    };
+    let Some(file) = file else {
+        return Ok(cli);
+    };
+    let mut top = Cli::command();
+    let sub = top
+        .find_subcommand_mut(name)
+        .expect("the subcommand that was just parsed exists");
+    let extra = crate::settings::file_args(sub, &file)
+        .map_err(|e| Cli::command().error(clap::error::ErrorKind::InvalidValue, e))?;
+    let matches = Cli::command()
+        .try_get_matches_from(crate::settings::insert_after_subcommand(&argv, extra))?;
+    Cli::from_arg_matches(&matches)
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -1,19 +1,32 @@
-//! `ksbridge serve`: flags (plus `--config.file`) -> validated `Config` ->
-//! targets, discovery and the HTTP server until SIGTERM/Ctrl-C.
+//! `ksbridge serve`: its settings (flags, config-file keys and defaults in one
+//! struct) -> sources (JMX targets, capture files, discovery, lag) -> the HTTP
+//! server until SIGTERM/Ctrl-C.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Arg, ArgAction, ArgMatches, Command, FromArgMatches};
+use regex::Regex;
 
-use crate::config::{Config, RawConfig, TargetSpec, DEFAULT_LISTEN};
-use crate::discovery;
-use crate::lag::{self, CollectorSettings, LagMonitor, Selection};
-use crate::scrape::{ExtraFamilies, FileSource, ScrapeSettings, Scraper, Target};
-use crate::streams::GROUPS;
+use super::target::CredentialArgs;
+use crate::discovery::{self, Plan};
+use crate::jvm::{ReadMode, Target};
+use crate::scrape::{ScrapeSettings, Scraper};
+use crate::settings::{parse_duration, parse_positive_duration};
+use crate::source::jmx::JmxSource;
+use crate::source::lag::LagSource;
+use crate::streams::{Options, GROUPS};
+use crate::target::{Credentials, TargetCredentials, TargetId};
+
+/// Default listen address. The Prometheus wiki's default-port list filled its
+/// 9100-9999 exporter range in 2023; 39134 sits outside it, in the overflow area
+/// other exporters now use (see README "Port"). Loopback unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:39134";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,17 +34,20 @@ pub struct Args {
     pub settings: Box<Settings>,
 }
 
-/// The flags of `ksbridge serve` (boxed: they are many).
+/// The settings of `ksbridge serve`: each field is a flag, and its id in
+/// kebab case is the config file's key (`--web.listen-address` is
+/// `listen-address`). Durations are DURATIONs: 500ms, 10s, 2m, 1h.
 #[derive(Debug, clap::Args)]
 pub struct Settings {
-    /// TOML file with the same settings (kebab-case keys: listen-address,
-    /// telemetry-path, targets, target-match, scrape-timeout, rates, [groups], ...); flags win.
+    /// TOML file with these settings as keys (listen-address, targets,
+    /// target-match, scrape-timeout, rates, [groups], [target-credentials], ...); flags win,
+    /// repeatable settings add up.
     #[arg(long = "config.file", value_name = "PATH")]
     pub config_file: Option<PathBuf>,
 
-    /// Address to listen on [default: 127.0.0.1:39134].
-    #[arg(long = "web.listen-address", value_name = "HOST:PORT")]
-    pub listen_address: Option<String>,
+    /// Address to listen on.
+    #[arg(long = "web.listen-address", value_name = "HOST:PORT", default_value = DEFAULT_LISTEN, value_parser = parse_listen)]
+    pub listen_address: SocketAddr,
 
     /// Web configuration file (Prometheus exporter-toolkit format): TLS,
     /// client certificates, basic auth users (bcrypt), response headers;
@@ -39,23 +55,27 @@ pub struct Settings {
     #[arg(long = "web.config.file", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
 
-    /// Path of the metrics endpoint [default: /metrics].
-    #[arg(long = "web.telemetry-path", value_name = "PATH")]
-    pub telemetry_path: Option<String>,
+    /// Path of the metrics endpoint.
+    #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = parse_telemetry_path)]
+    pub telemetry_path: String,
 
     /// A JVM to read: a pid, a service:jmx: URL, or file:<capture.json>. Repeatable.
     /// Without any, every local JVM with kafka.streams beans is discovered.
     #[arg(long = "target", value_name = "PID|URL|file:PATH")]
-    pub targets: Vec<String>,
+    pub targets: Vec<TargetId>,
 
     /// Only (or also, with --target) watch local JVMs whose main class or
     /// Kafka Streams application id matches this regex.
-    #[arg(long = "target.match", value_name = "REGEX")]
-    pub target_match: Option<String>,
+    #[arg(long = "target.match", value_name = "REGEX", value_parser = parse_regex)]
+    pub target_match: Option<Regex>,
 
-    /// How often to look for new and stopped local JVMs [default: 10s].
-    #[arg(long = "discovery.interval", value_name = "DURATION")]
-    pub discovery_interval: Option<String>,
+    /// Discover local Kafka Streams JVMs [default: on when no --target is given or --target.match is set].
+    #[arg(long = "discovery", value_name = "BOOL")]
+    pub discovery: Option<bool>,
+
+    /// How often to look for new and stopped local JVMs.
+    #[arg(long = "discovery.interval", value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
+    pub discovery_interval: Duration,
 
     /// Attach to every local JVM that can safely take it to look for Kafka
     /// Streams beans, instead of only to those /proc shows to be Streams apps.
@@ -63,25 +83,33 @@ pub struct Settings {
     pub discovery_probe: bool,
 
     /// Longest read of a target per scrape when Prometheus sends no
-    /// X-Prometheus-Scrape-Timeout-Seconds (and the upper bound when it does) [default: 10s].
-    #[arg(long = "scrape.timeout", value_name = "DURATION")]
-    pub scrape_timeout: Option<String>,
+    /// X-Prometheus-Scrape-Timeout-Seconds (and the upper bound when it does).
+    #[arg(long = "scrape.timeout", value_name = "DURATION", default_value = "10s", value_parser = parse_positive_duration)]
+    pub scrape_timeout: Duration,
 
-    /// Serve a target's last good snapshot after a missed read until it is this old [default: 5m].
-    #[arg(long = "scrape.stale-after", value_name = "DURATION")]
-    pub stale_after: Option<String>,
+    /// Serve a target's last good snapshot after a missed read until it is this old.
+    #[arg(long = "scrape.stale-after", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub stale_after: Duration,
 
     /// Also export Kafka's -rate metrics (off by default: rate() of the counter gives them).
     #[arg(long = "kafka.rates")]
     pub rates: bool,
 
     /// Measure consumer-group lag of the watched apps against these brokers.
-    #[arg(long = "kafka.bootstrap-servers", value_name = "HOST:PORT,...")]
+    #[arg(long = "kafka.bootstrap-servers", value_name = "HOST:PORT,...", value_parser = parse_bootstrap)]
     pub kafka_bootstrap_servers: Option<String>,
 
-    /// How often to measure consumer-group lag [default: 15s].
-    #[arg(long = "lag.interval", value_name = "DURATION")]
-    pub lag_interval: Option<String>,
+    /// How often to measure consumer-group lag.
+    #[arg(long = "lag.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_positive_duration)]
+    pub lag_interval: Duration,
+
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+
+    /// The credentials file of one remote target, as URL=FILE (repeatable;
+    /// wins over --jmx.credentials-file for that URL).
+    #[arg(long = "target.credentials-file", value_name = "URL=FILE")]
+    pub target_credentials: Vec<TargetCredentials>,
 
     /// Benchmark baseline: read explicit JVM targets with one getAttribute per attribute.
     #[arg(long = "bench.per-attribute-reads", hide = true)]
@@ -89,6 +117,72 @@ pub struct Settings {
 
     #[command(flatten)]
     pub groups: GroupFlags,
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.parse::<SocketAddr>()
+        .map_err(|e| format!("{e} (expected host:port, e.g. {DEFAULT_LISTEN})"))
+}
+
+fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s == "/" || s == "/healthz" {
+        return Err("must start with '/' and not be '/' or '/healthz'".into());
+    }
+    Ok(s.to_string())
+}
+
+fn parse_regex(s: &str) -> Result<Regex, String> {
+    Regex::new(s).map_err(|e| e.to_string())
+}
+
+fn parse_bootstrap(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    Ok(s.trim().to_string())
+}
+
+impl Settings {
+    /// Discovery is on unless targets were named without a match pattern.
+    pub fn discovery(&self) -> bool {
+        self.discovery
+            .unwrap_or(self.targets.is_empty() || self.target_match.is_some())
+    }
+
+    /// The metric groups and options every JMX source applies.
+    pub fn options(&self) -> Options {
+        let mut options = Options {
+            rates: self.rates,
+            ..Options::default()
+        };
+        for (name, on) in &self.groups.0 {
+            options.groups.retain(|g| g != name);
+            if let (true, Some(g)) = (*on, crate::streams::group(name)) {
+                options.groups.push(g.name);
+            }
+        }
+        options
+            .groups
+            .sort_by_key(|n| GROUPS.iter().position(|g| g.name == *n));
+        options
+    }
+
+    /// The connection for a pid or URL target, with its credentials.
+    fn jvm_target(&self, id: &TargetId) -> anyhow::Result<Option<Target>> {
+        let creds = match id {
+            TargetId::Url(url) => match self.target_credentials.iter().find(|c| &c.url == url) {
+                Some(c) => Some(Credentials::from_file(&c.file)?),
+                None => self.credentials.load()?,
+            },
+            _ => None,
+        };
+        Ok(Target::for_id(id, creds)?)
+    }
 }
 
 /// `--group.<name>` / `--no-group.<name>` for every entry of `streams::GROUPS`.
@@ -155,119 +249,87 @@ impl FromArgMatches for GroupFlags {
     }
 }
 
-impl Settings {
-    fn raw(self) -> anyhow::Result<RawConfig> {
-        let base = match &self.config_file {
-            Some(p) => RawConfig::from_file(p)?,
-            None => RawConfig::default(),
-        };
-        let flags = RawConfig {
-            listen_address: self.listen_address,
-            telemetry_path: self.telemetry_path,
-            targets: self.targets,
-            target_match: self.target_match,
-            discovery: None,
-            discovery_interval: self.discovery_interval,
-            discovery_probe: self.discovery_probe.then_some(true),
-            web_config_file: self.web_config_file,
-            scrape_timeout: self.scrape_timeout,
-            stale_after: self.stale_after,
-            rates: self.rates.then_some(true),
-            groups: self.groups.0,
-            kafka_bootstrap_servers: self.kafka_bootstrap_servers,
-            lag_interval: self.lag_interval,
-            per_attribute_reads: self.per_attribute_reads,
-        };
-        Ok(flags.over(base))
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = Config::from_raw(args.settings.raw()?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config))?;
+    runtime.block_on(serve(*args.settings))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let mut extras: Vec<ExtraFamilies> = Vec::new();
-    if let Some(bootstrap) = &config.kafka_bootstrap_servers {
-        let monitor = Arc::new(
-            LagMonitor::start(
-                lag::client_config(bootstrap, &[]),
-                config.scrape_timeout,
-                config.lag_interval,
-                Selection::default(),
-                CollectorSettings::default(),
-            )
-            .context("starting the consumer-lag monitor")?,
-        );
-        tracing::info!(bootstrap = %bootstrap, interval = ?config.lag_interval, "measuring consumer-group lag");
-        let source_target = bootstrap.clone();
-        extras.push(Arc::new(move |apps: &[String]| {
-            // Kafka Streams commits under its application id as the group id.
-            monitor.add_groups(apps.iter().cloned());
-            let snap = monitor.latest();
-            let ids: HashMap<String, String> =
-                apps.iter().map(|a| (a.clone(), a.clone())).collect();
-            let mut out = snap
-                .report
-                .as_ref()
-                .map(|r| crate::exposition::lag::families(r, &ids))
-                .unwrap_or_default();
-            out.extend(crate::exposition::lag::self_families(&snap, &source_target));
-            out
-        }));
-    }
-    let scraper = Arc::new(Scraper::new(
-        ScrapeSettings {
-            max_deadline: config.scrape_timeout,
-            stale_after: config.stale_after,
-            options: config.options.clone(),
-        },
-        extras,
-    ));
-    let mut jvm_targets = Vec::new();
-    for spec in &config.targets {
-        match spec {
-            TargetSpec::File(path) => scraper.add_target(Arc::new(Target::new(
-                spec.name(),
-                format!("capture {}", path.display()),
-                Arc::new(FileSource { path: path.clone() }),
-            ))),
-            other => jvm_targets.push(other.clone()),
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let scraper = Arc::new(Scraper::new(ScrapeSettings {
+        max_deadline: settings.scrape_timeout,
+        stale_after: settings.stale_after,
+    }));
+    let options = Arc::new(settings.options());
+    let lag = match &settings.kafka_bootstrap_servers {
+        Some(bootstrap) => {
+            let source =
+                LagSource::start(bootstrap, settings.scrape_timeout, settings.lag_interval)
+                    .context("starting the consumer-lag monitor")?;
+            tracing::info!(bootstrap = %bootstrap, interval = ?settings.lag_interval, "measuring consumer-group lag");
+            let source = Arc::new(source);
+            scraper.add(source.clone());
+            Some(source)
+        }
+        None => None,
+    };
+    let mut explicit = Vec::new();
+    for id in &settings.targets {
+        match settings.jvm_target(id)? {
+            Some(t) => explicit.push(t),
+            None => {
+                if let TargetId::File(path) = id {
+                    scraper.add(Arc::new(JmxSource::file(path.clone(), options.clone())));
+                }
+            }
         }
     }
-    let web = match &config.web_config_file {
+    let web = match &settings.web_config_file {
         Some(p) => Some(Arc::new(crate::web::WebConfig::load(p)?)),
         None => None,
     };
-    let discovery = discovery::start(scraper.clone(), &config, jvm_targets)?;
+    let plan = Plan {
+        explicit,
+        discover: settings.discovery(),
+        matcher: settings.target_match.clone(),
+        probe: settings.discovery_probe,
+        interval: settings.discovery_interval,
+        options,
+        mode: ReadMode {
+            per_attribute: settings.per_attribute_reads,
+            requery: false,
+        },
+        lag,
+    };
+    let watcher = discovery::start(scraper.clone(), plan)?;
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let listener = tokio::net::TcpListener::bind(settings.listen_address)
         .await
-        .with_context(|| format!("cannot listen on {} (--web.listen-address)", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (--web.listen-address)",
+                settings.listen_address
+            )
+        })?;
     let local = listener.local_addr()?;
-    tracing::info!(address = %local, path = %config.telemetry_path, "serving");
+    tracing::info!(address = %local, path = %settings.telemetry_path, "serving");
     let scheme = match &web {
         Some(w) if w.current().tls.is_some() => "https",
         _ => "http",
     };
     eprintln!(
         "ksbridge serve: listening on {scheme}://{local}{} (default {DEFAULT_LISTEN})",
-        config.telemetry_path
+        settings.telemetry_path
     );
-    let app = crate::server::router(scraper, &config.telemetry_path);
+    let app = crate::server::router(scraper, &settings.telemetry_path);
     crate::web::serve(listener, app, web, shutdown_signal())
         .await
         .context("HTTP server failed")?;
-    if let Some(d) = discovery {
-        d.abort();
-    }
+    watcher.abort();
     tracing::info!("stopped");
     Ok(())
 }

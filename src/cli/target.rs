@@ -1,96 +1,115 @@
-//! Turning a TARGET argument (pid or JMX service URL) and credential options
-//! into a `jvm::Target`, and `JvmError`s into exit codes.
+//! The TARGET argument and the remote-JMX credential flags shared by every
+//! command that reads a JVM, and `JvmError`s as exit codes. Input: flags;
+//! output: a `jvm::Target` (or a capture file's snapshot) and exit codes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
-use crate::jvm::{Credentials, JvmError, Target};
+use crate::jmx::objectname::matches_pattern;
+use crate::jmx::wire::ReadResult;
+use crate::jmx::Snapshot;
+use crate::jvm::{JvmError, Target};
+use crate::settings::parse_duration;
+use crate::target::{Credentials, TargetError, TargetId};
+
+/// Remote JMX credentials: a file, or a user with the password in
+/// `KSBRIDGE_JMX_PASSWORD` (never on the command line).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CredentialArgs {
+    /// File holding remote JMX credentials as `user password` (or `user:password`) on its first line.
+    #[arg(
+        long = "jmx.credentials-file",
+        env = "KSBRIDGE_JMX_CREDENTIALS_FILE",
+        value_name = "FILE"
+    )]
+    pub jmx_credentials_file: Option<PathBuf>,
+
+    /// Remote JMX user (the password comes from KSBRIDGE_JMX_PASSWORD, never from argv).
+    #[arg(long = "jmx.user", env = "KSBRIDGE_JMX_USER", value_name = "USER")]
+    pub jmx_user: Option<String>,
+}
+
+impl CredentialArgs {
+    pub fn load(&self) -> Result<Option<Credentials>, TargetError> {
+        Credentials::load(
+            self.jmx_credentials_file.as_deref(),
+            self.jmx_user.as_deref(),
+        )
+    }
+}
 
 /// Options shared by every command that takes a TARGET.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
-    /// A local JVM's pid, or a remote `service:jmx:rmi:///jndi/rmi://host:port/jmxrmi` URL.
-    pub target: String,
+    /// A local JVM's pid, a remote `service:jmx:rmi:///jndi/rmi://host:port/jmxrmi` URL,
+    /// or `file:<capture.json>`.
+    pub target: TargetId,
 
-    /// File holding remote JMX credentials as `user password` (or `user:password`) on its first line.
-    #[arg(long = "jmx.credentials-file", env = "KSBRIDGE_JMX_CREDENTIALS_FILE")]
-    pub credentials_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
 
-    /// Remote JMX user (the password comes from KSBRIDGE_JMX_PASSWORD, never from argv).
-    #[arg(long = "jmx.user", env = "KSBRIDGE_JMX_USER")]
-    pub user: Option<String>,
-
-    /// Seconds to wait for attaching/connecting and for each read.
-    #[arg(long, default_value_t = 15.0)]
-    pub timeout: f64,
+    /// Longest wait for attaching/connecting and for each read (500ms, 15s, 1m; a bare number is seconds).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub timeout: Duration,
 }
 
 impl TargetArgs {
-    pub fn resolve(&self) -> anyhow::Result<Target> {
-        parse_target(
-            &self.target,
-            load_credentials(self.credentials_file.as_deref(), self.user.as_deref())?,
-        )
-    }
-
-    pub fn timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.timeout.clamp(0.1, 3600.0))
-    }
-}
-
-/// A pid or a `service:jmx:` URL.
-pub fn parse_target(s: &str, credentials: Option<Credentials>) -> anyhow::Result<Target> {
-    let s = s.trim();
-    if let Ok(pid) = s.parse::<u32>() {
-        if credentials.is_some() {
-            bail!("credentials apply to remote JMX URLs, not to a local pid");
+    /// The JVM connection, or `None` for a capture file.
+    pub fn resolve(&self) -> anyhow::Result<Option<Target>> {
+        let creds = self.credentials.load()?;
+        if creds.is_some() && self.target.pid().is_some() {
+            return Err(TargetError::CredentialsForLocal {
+                target: self.target.clone(),
+            }
+            .into());
         }
-        return Ok(Target::Pid(pid));
+        Ok(Target::for_id(&self.target, creds)?)
     }
-    if s.starts_with("service:jmx:") {
-        return Ok(Target::Url {
-            url: s.to_string(),
-            credentials,
-        });
-    }
-    bail!("target {s:?} is neither a pid nor a service:jmx: URL")
-}
 
-/// Credentials from a file (`user password` or `user:password`) or from
-/// `--jmx.user` plus the `KSBRIDGE_JMX_PASSWORD` environment variable.
-pub fn load_credentials(
-    file: Option<&std::path::Path>,
-    user: Option<&str>,
-) -> anyhow::Result<Option<Credentials>> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading JMX credentials from {}", path.display()))?;
-        let line = text.lines().next().unwrap_or_default().trim();
-        let (u, p) = line
-            .split_once(':')
-            .or_else(|| line.split_once(char::is_whitespace))
-            .with_context(|| {
-                format!(
-                    "{}: expected `user password` on the first line",
-                    path.display()
-                )
-            })?;
-        return Ok(Some(Credentials {
-            user: u.trim().to_string(),
-            password: p.trim().to_string(),
-        }));
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .clamp(Duration::from_millis(100), Duration::from_secs(3600))
     }
-    if let Some(u) = user {
-        let password = std::env::var("KSBRIDGE_JMX_PASSWORD")
-            .context("--jmx.user needs the password in KSBRIDGE_JMX_PASSWORD")?;
-        return Ok(Some(Credentials {
-            user: u.to_string(),
-            password,
-        }));
+
+    /// Connects, reads the beans matching `patterns` once, and disconnects
+    /// (a capture file is loaded and filtered instead). `Err` carries the
+    /// exit code (the error is printed).
+    pub fn read_once(&self, patterns: Vec<String>) -> anyhow::Result<Result<ReadResult, ExitCode>> {
+        let Some(target) = self.resolve()? else {
+            return self.read_file(&patterns).map(Ok);
+        };
+        let timeout = self.timeout();
+        let jvm = match embedded_jvm() {
+            Ok(j) => j,
+            Err(code) => return Ok(Err(code)),
+        };
+        let result = runtime()?.block_on(async {
+            let conn = jvm.connect(target, timeout).await?;
+            let r = jvm.read(conn, patterns, timeout).await;
+            jvm.close(conn).await;
+            r
+        });
+        Ok(result.map_err(|e| fail(&e)))
     }
-    Ok(None)
+
+    fn read_file(&self, patterns: &[String]) -> anyhow::Result<ReadResult> {
+        let TargetId::File(path) = &self.target else {
+            anyhow::bail!("{} is not a capture file", self.target);
+        };
+        let all = Snapshot::load(path).with_context(|| format!("reading {}", self.target))?;
+        let beans = all
+            .beans
+            .into_iter()
+            .filter(|b| patterns.iter().any(|p| matches_pattern(p, &b.name)))
+            .collect();
+        Ok(ReadResult {
+            snapshot: Snapshot::new(all.taken_at_ms, beans),
+            problems: Vec::new(),
+        })
+    }
 }
 
 /// The exit code for a failed attach/connect/read.
@@ -124,66 +143,10 @@ pub fn fail(e: &JvmError) -> ExitCode {
     exit_code(e)
 }
 
-impl TargetArgs {
-    /// Connects, reads the beans matching `patterns` once, and disconnects.
-    /// `Err` carries the exit code (the error is printed).
-    pub fn read_once(
-        &self,
-        patterns: Vec<String>,
-    ) -> anyhow::Result<Result<crate::jmx::wire::ReadResult, ExitCode>> {
-        let target = self.resolve()?;
-        let timeout = self.timeout();
-        let jvm = match embedded_jvm() {
-            Ok(j) => j,
-            Err(code) => return Ok(Err(code)),
-        };
-        let result = runtime()?.block_on(async {
-            let conn = jvm.connect(target, timeout).await?;
-            let r = jvm.read(conn, patterns, timeout).await;
-            jvm.close(conn).await;
-            r
-        });
-        Ok(result.map_err(|e| fail(&e)))
-    }
-}
-
 /// A current-thread runtime for the one-shot commands.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        assert_eq!(parse_target("123", None).unwrap(), Target::Pid(123));
-        assert!(matches!(
-            parse_target("service:jmx:rmi:///jndi/rmi://127.0.0.1:9999/jmxrmi", None).unwrap(),
-            Target::Url { .. }
-        ));
-        assert!(parse_target("abc", None).is_err());
-        assert!(parse_target("-1", None).is_err());
-    }
-
-    #[test]
-    fn credentials_file_forms() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("c");
-        std::fs::write(&p, "monitor s3cret\n").unwrap();
-        let c = load_credentials(Some(&p), None).unwrap().unwrap();
-        assert_eq!(
-            (c.user.as_str(), c.password.as_str()),
-            ("monitor", "s3cret")
-        );
-        std::fs::write(&p, "monitor:s3 cret\n").unwrap();
-        let c = load_credentials(Some(&p), None).unwrap().unwrap();
-        assert_eq!(c.password, "s3 cret");
-        std::fs::write(&p, "nopassword\n").unwrap();
-        assert!(load_credentials(Some(&p), None).is_err());
-    }
 }

@@ -1,24 +1,23 @@
 //! Which JVMs to read: explicit targets (pid, JMX URL), local JVMs discovered
 //! from `/proc` evidence alone (Kafka Streams apps whose command line matches
 //! `--target.match`; see `evidence`), attached to only then and kept when they
-//! have `kafka.streams` beans,
-//! and following an app across restarts by application id. Input: the config
-//! and the scraper; output: targets added to and removed from the [`Scraper`].
+//! have `kafka.streams` beans, following an app across restarts by application
+//! id, and telling the lag source which apps are watched. Input: a [`Plan`]
+//! and the scraper; output: JMX sources added to and removed from the [`Scraper`].
 
 pub mod evidence;
 pub mod procfs;
-pub mod source;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, TargetSpec};
-use crate::jvm::{Jvm, JvmError, ReadMode, Target as JvmTarget};
-use crate::scrape::{Scraper, Target};
-use crate::streams;
-
-pub use source::JvmSource;
+use crate::jvm::{Jvm, JvmError, LocalJvm, ReadMode, Target};
+use crate::scrape::Scraper;
+use crate::source::jmx::JmxSource;
+use crate::source::lag::LagSource;
+use crate::streams::{self, Options};
+use crate::target::TargetId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
@@ -34,141 +33,200 @@ const REPROBE_AFTER: Duration = Duration::from_secs(60);
 /// A JVM younger than this is not probed yet: attaching signals the process
 /// (SIGQUIT), which a JVM still starting up may not handle yet.
 const MIN_AGE_SECONDS: f64 = 3.0;
-/// Connect and probe-read limit for a candidate JVM.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connect and probe-read limit for a candidate JVM. Generous: only JVMs
+/// that /proc shows to be wanted are probed, and the first attach to a busy
+/// JVM (its attach listener and management agent starting) can take seconds.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Starts the explicit JVM targets and, when configured, discovery; returns
-/// the background task (None when nothing needs the embedded JVM).
+/// Every local JVM: the attach API's list plus the Java processes it misses
+/// (started with `-XX:-UsePerfData`) from `/proc`; never ksbridge itself.
+pub async fn local_jvms(jvm: &Jvm) -> Result<Vec<LocalJvm>, JvmError> {
+    let mut list = jvm.list_local().await?;
+    let me = std::process::id();
+    for pid in procfs::java_pids() {
+        if pid != me && !list.iter().any(|j| j.pid == pid) {
+            list.push(LocalJvm {
+                pid,
+                user: procfs::user(pid),
+                display_name: procfs::main_class(pid).unwrap_or_default(),
+            });
+        }
+    }
+    list.sort_by_key(|j| j.pid);
+    Ok(list)
+}
+
+/// What to watch and how.
+pub struct Plan {
+    /// JVMs named by the user (never dropped; replaced when their app restarts).
+    pub explicit: Vec<Target>,
+    /// Look for local Kafka Streams JVMs.
+    pub discover: bool,
+    /// Only adopt discovered JVMs whose command line (before attaching) and
+    /// main class or application id (after) match.
+    pub matcher: Option<regex::Regex>,
+    /// Attach to every local JVM that can safely take it to look for Kafka
+    /// Streams beans, instead of only to those /proc shows to be Streams apps.
+    pub probe: bool,
+    pub interval: Duration,
+    pub options: Arc<Options>,
+    /// How explicit targets are read (the per-attribute mode is a benchmark baseline).
+    pub mode: ReadMode,
+    /// Told which Kafka Streams apps are watched, when that changes.
+    pub lag: Option<Arc<LagSource>>,
+}
+
+/// Registers the explicit JVM targets and starts the watch loop (discovery,
+/// restarts, following apps for the lag source). The embedded JVM is only
+/// started when a JVM is to be read.
 pub fn start(
     scraper: Arc<Scraper>,
-    config: &Config,
-    jvm_targets: Vec<TargetSpec>,
-) -> Result<Option<tokio::task::JoinHandle<()>>, DiscoveryError> {
-    if jvm_targets.is_empty() && !config.discovery {
-        return Ok(None);
-    }
-    let what = if jvm_targets.is_empty() {
-        "local JVMs (discovery)".to_string()
+    plan: Plan,
+) -> Result<tokio::task::JoinHandle<()>, DiscoveryError> {
+    let jvm = if plan.explicit.is_empty() && !plan.discover {
+        None
     } else {
-        jvm_targets
-            .iter()
-            .map(|t| t.name())
-            .collect::<Vec<_>>()
-            .join(", ")
+        let what = if plan.explicit.is_empty() {
+            "local JVMs (discovery)".to_string()
+        } else {
+            let names: Vec<String> = plan.explicit.iter().map(|t| t.id().to_string()).collect();
+            names.join(", ")
+        };
+        Some(Jvm::get().map_err(|source| DiscoveryError::Jvm { what, source })?)
     };
-    let jvm = Jvm::get().map_err(|source| DiscoveryError::Jvm { what, source })?;
-    let patterns = source::patterns(&config.options);
     let mut explicit = Vec::new();
-    for spec in jvm_targets {
-        let target = match &spec {
-            TargetSpec::Pid(pid) => JvmTarget::Pid(*pid),
-            TargetSpec::Url(url) => JvmTarget::Url {
-                url: url.clone(),
-                credentials: None,
-            },
-            TargetSpec::File(_) => continue,
-        };
-        let description = match &spec {
-            TargetSpec::Pid(pid) => procfs::main_class(*pid).unwrap_or_default(),
-            _ => "remote JMX".to_string(),
-        };
-        let name = spec.name();
-        explicit.push(name.clone());
-        scraper.add_target(Arc::new(Target::new(
-            name,
-            description,
-            Arc::new(
-                JvmSource::new(jvm.clone(), target, patterns.clone()).with_mode(ReadMode {
-                    per_attribute: config.per_attribute_reads,
-                    requery: false,
-                }),
-            ),
-        )));
+    if let Some(jvm) = &jvm {
+        for target in &plan.explicit {
+            let description = match target {
+                Target::Pid(pid) => procfs::main_class(*pid).unwrap_or_default(),
+                Target::Url { .. } => "remote JMX".to_string(),
+            };
+            explicit.push(target.id().to_string());
+            let source = JmxSource::live(
+                jvm.clone(),
+                target.clone(),
+                description,
+                plan.options.clone(),
+                None,
+            )
+            .with_mode(plan.mode);
+            scraper.add(Arc::new(source));
+        }
     }
     let mut d = Discovery {
         jvm,
         scraper,
-        patterns,
-        discover: config.discovery,
-        probe: config.discovery_probe,
-        matcher: config.target_match.clone(),
+        options: plan.options,
+        discover: plan.discover,
+        probe: plan.probe,
+        matcher: plan.matcher,
+        lag: plan.lag,
+        followed: Vec::new(),
         explicit,
         rejected: HashMap::new(),
         gone_since: HashMap::new(),
     };
-    let interval = config.discovery_interval;
-    Ok(Some(tokio::spawn(async move {
+    let interval = plan.interval;
+    Ok(tokio::spawn(async move {
         loop {
             d.cycle().await;
             tokio::time::sleep(interval).await;
         }
-    })))
+    }))
 }
 
 struct Discovery {
-    jvm: Jvm,
+    /// The embedded JVM, when JVMs are read at all.
+    jvm: Option<Jvm>,
     scraper: Arc<Scraper>,
-    patterns: Vec<String>,
+    options: Arc<Options>,
     discover: bool,
     /// Attach to every safe JVM to look for Kafka Streams beans (`--discovery.probe`).
     probe: bool,
     matcher: Option<regex::Regex>,
-    /// Names of targets given on the command line (never dropped, only replaced on restart).
+    lag: Option<Arc<LagSource>>,
+    /// Application ids last handed to the lag source.
+    followed: Vec<String>,
+    /// Targets given on the command line (never dropped, only replaced on restart).
     explicit: Vec<String>,
     rejected: HashMap<u32, Instant>,
     gone_since: HashMap<String, Instant>,
 }
 
-fn pid_of(name: &str) -> Option<u32> {
-    name.strip_prefix("pid:")?.parse().ok()
+/// A JVM target that is gone, and the apps it ran (to recognise their restart).
+struct Gone {
+    target: String,
+    apps: Vec<String>,
+    /// Its main class (a JVM with the same one may be its restart).
+    main: String,
 }
 
 impl Discovery {
     async fn cycle(&mut self) {
-        let targets = self.scraper.targets();
-        // Gone targets: remember since when; drop discovered ones after the grace.
-        let mut gone: Vec<(String, Vec<String>)> = Vec::new();
-        for t in &targets {
-            let dead = t.is_gone() || pid_of(&t.name).is_some_and(|p| !procfs::alive(p));
+        let gone = self.sweep_gone();
+        if let Some(jvm) = self.jvm.clone() {
+            if self.discover || gone.iter().any(|g| !g.apps.is_empty()) {
+                self.look_for_jvms(&jvm, &gone).await;
+            }
+        }
+        self.follow_apps();
+    }
+
+    /// JVM targets that are gone: remembered since when; discovered ones
+    /// dropped after the grace period.
+    fn sweep_gone(&mut self) -> Vec<Gone> {
+        let mut gone = Vec::new();
+        for slot in self.scraper.slots() {
+            let Some(id) = slot.source().jvm() else {
+                continue;
+            };
+            let name = slot.target().to_string();
+            let dead = slot.is_gone() || id.pid().is_some_and(|p| !procfs::alive(p));
             if !dead {
-                self.gone_since.remove(&t.name);
+                self.gone_since.remove(&name);
                 continue;
             }
             let since = *self
                 .gone_since
-                .entry(t.name.clone())
+                .entry(name.clone())
                 .or_insert_with(Instant::now);
-            if !self.explicit.contains(&t.name) && since.elapsed() > GONE_GRACE {
-                tracing::info!(target_name = %t.name, "dropping a target that is gone");
-                self.scraper.remove_target(&t.name);
-                self.gone_since.remove(&t.name);
+            if !self.explicit.contains(&name) && since.elapsed() > GONE_GRACE {
+                tracing::info!(target_name = %name, "dropping a target that is gone");
+                self.scraper.remove(slot.kind(), &name);
+                self.gone_since.remove(&name);
                 continue;
             }
-            gone.push((t.name.clone(), t.known_apps()));
-        }
-        let followable = gone.iter().any(|(_, apps)| !apps.is_empty());
-        if !self.discover && !followable {
-            return;
-        }
-        let gone_mains: Vec<String> = targets
-            .iter()
-            .filter(|t| {
-                gone.iter()
-                    .any(|(n, apps)| *n == t.name && !apps.is_empty())
-            })
-            .map(|t| {
-                t.description
+            gone.push(Gone {
+                target: name,
+                apps: slot.known_apps(),
+                main: slot
+                    .source()
+                    .description()
                     .split_whitespace()
                     .next()
                     .unwrap_or("")
-                    .to_string()
-            })
-            .filter(|m| !m.is_empty())
+                    .to_string(),
+            });
+        }
+        gone
+    }
+
+    /// Attaches to local JVMs not watched yet that /proc shows to be wanted.
+    async fn look_for_jvms(&mut self, jvm: &Jvm, gone: &[Gone]) {
+        let watched: Vec<u32> = self
+            .scraper
+            .slots()
+            .iter()
+            .filter_map(|s| s.source().jvm().and_then(TargetId::pid))
             .collect();
-        let watched: Vec<u32> = targets.iter().filter_map(|t| pid_of(&t.name)).collect();
+        let gone_mains: Vec<String> = gone
+            .iter()
+            .filter(|g| !g.apps.is_empty() && !g.main.is_empty())
+            .map(|g| g.main.clone())
+            .collect();
         let root = evidence::ProcRoot::host();
         let mut candidates = evidence::jvm_pids(&root);
-        if let Ok(list) = self.jvm.list_local().await {
+        if let Ok(list) = local_jvms(jvm).await {
             candidates.extend(list.into_iter().map(|j| j.pid));
         }
         candidates.sort_unstable();
@@ -202,7 +260,7 @@ impl Discovery {
                         .matcher
                         .as_ref()
                         .is_some_and(|re| evidence::command_line_matches(re, &facts));
-                    self.probe(pid, &gone, named).await;
+                    self.probe(jvm, pid, gone, named).await;
                 }
                 Err(why) => {
                     tracing::debug!(pid, why = %why, "not attaching");
@@ -214,9 +272,9 @@ impl Discovery {
 
     /// Connects to a candidate and adopts it when it has Kafka Streams beans
     /// and is wanted (discovery + match, or the restart of a gone target).
-    async fn probe(&mut self, pid: u32, gone: &[(String, Vec<String>)], named: bool) {
-        let target = JvmTarget::Pid(pid);
-        let conn = match self.jvm.connect(target.clone(), PROBE_TIMEOUT).await {
+    async fn probe(&mut self, jvm: &Jvm, pid: u32, gone: &[Gone], named: bool) {
+        let target = Target::Pid(pid);
+        let conn = match jvm.connect(target.clone(), PROBE_TIMEOUT).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::debug!(pid, error = %e, "not attachable");
@@ -224,26 +282,18 @@ impl Discovery {
                 return;
             }
         };
-        let read = self
-            .jvm
-            .read(
-                conn,
-                vec!["kafka.streams:type=stream-metrics,*".into()],
-                PROBE_TIMEOUT,
-            )
+        let read = jvm
+            .read(conn, vec![streams::CLIENT_BEANS.pattern()], PROBE_TIMEOUT)
             .await;
-        let apps: Vec<String> = match &read {
-            Ok(r) => streams::client::clients(&r.snapshot)
-                .into_iter()
-                .map(|c| c.application_id)
-                .collect(),
+        let apps = match &read {
+            Ok(r) => streams::client::application_ids(&r.snapshot),
             Err(_) => Vec::new(),
         };
         let main = procfs::main_class(pid).unwrap_or_default();
-        let replaces: Vec<&String> = gone
+        let replaces: Vec<&str> = gone
             .iter()
-            .filter(|(_, known)| known.iter().any(|a| apps.contains(a)))
-            .map(|(n, _)| n)
+            .filter(|g| g.apps.iter().any(|a| apps.contains(a)))
+            .map(|g| g.target.as_str())
             .collect();
         let matches = match &self.matcher {
             None => true,
@@ -251,29 +301,33 @@ impl Discovery {
         };
         let wanted = !apps.is_empty() && ((self.discover && matches) || !replaces.is_empty());
         if !wanted {
-            self.jvm.close(conn).await;
+            jvm.close(conn).await;
             self.rejected.insert(pid, Instant::now());
             return;
         }
+        let id = target.id().to_string();
         for old in &replaces {
             tracing::info!(old = %old, pid, apps = ?apps, "re-attached a restarted app");
-            self.scraper.remove_target(old);
+            self.scraper.remove("jmx", old);
             self.gone_since.remove(*old);
-            if let Some(i) = self.explicit.iter().position(|e| e == *old) {
-                self.explicit[i] = format!("pid:{pid}");
+            if let Some(i) = self.explicit.iter().position(|e| e == old) {
+                self.explicit[i] = id.clone();
             }
         }
         tracing::info!(pid, main = %crate::web::redact::command_line(&main), apps = ?apps, "watching a Kafka Streams JVM");
-        let name = format!("pid:{pid}");
-        self.scraper.add_target(Arc::new(Target::new(
-            name,
-            main,
-            Arc::new(JvmSource::with_connection(
-                self.jvm.clone(),
-                target,
-                self.patterns.clone(),
-                conn,
-            )),
-        )));
+        let source = JmxSource::live(jvm.clone(), target, main, self.options.clone(), Some(conn));
+        self.scraper.add(Arc::new(source));
+    }
+
+    /// Tells the lag source about apps seen for the first time.
+    fn follow_apps(&mut self) {
+        let Some(lag) = &self.lag else {
+            return;
+        };
+        let apps = self.scraper.known_apps();
+        if apps != self.followed {
+            lag.follow(apps.iter().cloned());
+            self.followed = apps;
+        }
     }
 }

@@ -47,6 +47,28 @@ pub fn attach_safe(pid: u32) -> bool {
         .any(|a| a == b"-Xrs" || a == b"-XX:+DisableAttachMechanism")
 }
 
+/// The owner of a process: its real uid from `/proc/<pid>/status`, named
+/// through `/etc/passwd` when listed there.
+pub fn user(pid: u32) -> String {
+    let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_default();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or(uid)
+}
+
 pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }

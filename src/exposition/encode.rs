@@ -1,27 +1,10 @@
-//! Encoders from `&[Family]` to exposition text: OpenMetrics 1.0 through
-//! `prometheus-client` (a `Collector` of const metrics), and the classic
-//! Prometheus text format 0.0.4 (what `promtool check metrics` parses), plus
-//! content negotiation from `Accept` and optional gzip.
-//!
-//! OpenMetrics needs two small adaptations of `prometheus-client` 0.23:
-//! label values and help text are escaped here (the crate writes them
-//! verbatim), and StateSet families, which its `MetricType` lacks, are
-//! encoded as gauges and their one `# TYPE <name> gauge` line is rewritten to
-//! `stateset`.
+//! Encoders from `&[Family]` to exposition text, one per format, both from
+//! the project's own family model: OpenMetrics 1.0 (with StateSets and
+//! `# EOF`) and the classic Prometheus text format 0.0.4 (what `promtool
+//! check metrics` parses), plus the choice of format from `Accept`.
+//! Compression is the HTTP layer's (`server.rs`).
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::sync::Arc;
-
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, EncodeMetric,
-    LabelSetEncoder, LabelValueEncoder, MetricEncoder,
-};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Registry;
 
 use super::{Family, Kind};
 
@@ -41,7 +24,9 @@ impl Format {
     }
 
     /// Like Prometheus's client libraries: OpenMetrics when `Accept` lists
-    /// `application/openmetrics-text` with a non-zero q, else 0.0.4.
+    /// `application/openmetrics-text` with a non-zero q, else 0.0.4. (Media
+    /// type negotiation for exposition formats is this small rule in every
+    /// client library; no HTTP layer offers it.)
     pub fn negotiate(accept: Option<&str>) -> Format {
         let Some(accept) = accept else {
             return Format::Text004;
@@ -72,155 +57,101 @@ pub fn encode(families: &[Family], format: Format) -> String {
     }
 }
 
-/// True when `Accept-Encoding` asks for gzip (q > 0).
-pub fn wants_gzip(accept_encoding: Option<&str>) -> bool {
-    accept_encoding.is_some_and(|v| {
-        v.split(',').any(|e| {
-            let mut p = e.split(';').map(str::trim);
-            let coding = p.next().unwrap_or_default();
-            let q = p
-                .filter_map(|x| x.strip_prefix("q="))
-                .find_map(|q| q.parse::<f64>().ok())
-                .unwrap_or(1.0);
-            coding.eq_ignore_ascii_case("gzip") && q > 0.0
-        })
-    })
+// ---------------------------------------------------------------- both formats
+
+/// One family's lines: the name on `# HELP`/`# TYPE`, the type word, the
+/// name on samples, and whether samples print a constant 1 (OpenMetrics info).
+struct Lines {
+    described: String,
+    ty: &'static str,
+    sample: String,
+    constant_one: bool,
 }
 
-/// Gzips a body (fast level: scrapes are latency-bound).
-pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut e = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        flate2::Compression::fast(),
-    );
-    e.write_all(body)?;
-    e.finish()
-}
-
-// ---------------------------------------------------------------- OpenMetrics
-
-/// A label value escaped for the text formats (`\\`, `\"`, `\n`).
-struct Escaped<'a>(&'a str);
-
-impl EncodeLabelValue for Escaped<'_> {
-    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
-        encoder.write_str(&escape_label(self.0))
-    }
-}
-
-struct Labels<'a>(&'a [(String, String)]);
-
-impl EncodeLabelSet for Labels<'_> {
-    fn encode(&self, mut encoder: LabelSetEncoder) -> Result<(), std::fmt::Error> {
-        for (k, v) in self.0 {
-            (k.as_str(), Escaped(v)).encode(encoder.encode_label())?;
+/// How a family of `kind` is written in `format`.
+fn lines(name: &str, kind: Kind, format: Format) -> Lines {
+    let with = |suffix: &str| format!("{name}{suffix}");
+    let (described, ty, sample) = match (format, kind) {
+        (Format::OpenMetrics, Kind::Counter) => (name.to_string(), "counter", with("_total")),
+        (Format::OpenMetrics, Kind::Gauge) => (name.to_string(), "gauge", name.to_string()),
+        (Format::OpenMetrics, Kind::StateSet) => (name.to_string(), "stateset", name.to_string()),
+        (Format::OpenMetrics, Kind::Info) => (name.to_string(), "info", with("_info")),
+        (Format::Text004, Kind::Counter) => (with("_total"), "counter", with("_total")),
+        (Format::Text004, Kind::Gauge | Kind::StateSet) => {
+            (name.to_string(), "gauge", name.to_string())
         }
-        Ok(())
+        (Format::Text004, Kind::Info) => (with("_info"), "gauge", with("_info")),
+    };
+    Lines {
+        described,
+        ty,
+        sample,
+        constant_one: format == Format::OpenMetrics && kind == Kind::Info,
     }
 }
 
-#[derive(Debug)]
-struct Families(Arc<Vec<Family>>);
-
-impl Collector for Families {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for f in self.0.iter() {
-            if f.samples.is_empty() {
-                continue;
-            }
-            let ty = match f.kind {
-                Kind::Counter => MetricType::Counter,
-                Kind::Gauge | Kind::StateSet => MetricType::Gauge,
-                Kind::Info => MetricType::Info,
-            };
-            let help = escape_help(&f.help);
-            let mut metric = encoder.encode_descriptor(&f.name, &help, None, ty)?;
-            // A lone unlabelled sample is encoded without a label set (the
-            // crate writes `{}` for an empty family label set, valid but noisy).
-            if let [s] = f.samples.as_slice() {
-                if s.labels.is_empty() && f.kind != Kind::Info {
-                    encode_value(f.kind, s.value, metric)?;
-                    continue;
-                }
-            }
-            for s in &f.samples {
-                let labels = Labels(&s.labels);
-                // Info labels go in directly (through a family the crate writes `{,`).
-                if f.kind == Kind::Info {
-                    metric.encode_info(&labels)?;
-                } else {
-                    encode_value(f.kind, s.value, metric.encode_family(&labels)?)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn encode_value(kind: Kind, v: f64, m: MetricEncoder) -> Result<(), std::fmt::Error> {
-    match kind {
-        Kind::Counter => ConstCounter::new(v).encode(m),
-        _ => ConstGauge::new(v).encode(m),
-    }
-}
-
-/// OpenMetrics 1.0 text, ending in `# EOF`.
-pub fn encode_openmetrics(families: &[Family]) -> String {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(Families(Arc::new(families.to_vec()))));
+fn encode_in(families: &[Family], format: Format) -> String {
     let mut out = String::with_capacity(estimate(families));
-    if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
-        // Writing into a String cannot fail; keep the response well-formed anyway.
-        out.clear();
-        out.push_str("# EOF\n");
-        return out;
-    }
-    for f in families.iter().filter(|f| f.kind == Kind::StateSet) {
-        let from = format!("\n# TYPE {} gauge\n", f.name);
-        let to = format!("\n# TYPE {} stateset\n", f.name);
-        if let Some(i) = out.find(&from) {
-            out.replace_range(i..i + from.len(), &to);
+    for f in families.iter().filter(|f| !f.samples.is_empty()) {
+        let l = lines(&f.name, f.kind, format);
+        let _ = writeln!(out, "# HELP {} {}", l.described, escape_help(&f.help));
+        let _ = writeln!(out, "# TYPE {} {}", l.described, l.ty);
+        for s in &f.samples {
+            out.push_str(&l.sample);
+            write_labels(&mut out, &s.labels);
+            out.push(' ');
+            match format {
+                _ if l.constant_one => out.push('1'),
+                Format::OpenMetrics => out.push_str(&format_openmetrics_value(s.value)),
+                Format::Text004 => out.push_str(&format_value(s.value)),
+            }
+            out.push('\n');
         }
+    }
+    if format == Format::OpenMetrics {
+        out.push_str("# EOF\n");
     }
     out
 }
 
-// ---------------------------------------------------------------- 0.0.4
+/// OpenMetrics 1.0 text: counters as `<name>_total`, info as `<name>_info`,
+/// StateSets typed `stateset`, floats in shortest round-trip form with a
+/// decimal point (`5.0`), ending in `# EOF`.
+pub fn encode_openmetrics(families: &[Family]) -> String {
+    encode_in(families, Format::OpenMetrics)
+}
 
 /// The classic text format 0.0.4: counters as `<name>_total` with
 /// `# TYPE <name>_total counter`, StateSet as gauge, Info as a gauge
 /// `<name>_info`; no `# UNIT`, no `# EOF`.
 pub fn encode_text(families: &[Family]) -> String {
-    let mut out = String::with_capacity(estimate(families));
-    for f in families {
-        if f.samples.is_empty() {
-            continue;
-        }
-        let (name, ty) = match f.kind {
-            Kind::Counter => (format!("{}_total", f.name), "counter"),
-            Kind::Gauge | Kind::StateSet => (f.name.clone(), "gauge"),
-            Kind::Info => (format!("{}_info", f.name), "gauge"),
-        };
-        let _ = writeln!(out, "# HELP {name} {}", escape_help(&f.help));
-        let _ = writeln!(out, "# TYPE {name} {ty}");
-        for s in &f.samples {
-            out.push_str(&name);
-            if !s.labels.is_empty() {
-                out.push('{');
-                for (i, (k, v)) in s.labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    let _ = write!(out, "{k}=\"{}\"", escape_label(v));
-                }
-                out.push('}');
-            }
-            out.push(' ');
-            out.push_str(&format_value(s.value));
-            out.push('\n');
-        }
+    encode_in(families, Format::Text004)
+}
+
+/// OpenMetrics float: `NaN`, `+Inf`, `-Inf`, else shortest round-trip with a
+/// decimal point or exponent (`5.0`, `0.25`, `1e-9`).
+pub fn format_openmetrics_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        dtoa::Buffer::new().format_finite(v).to_string()
     }
-    out
+}
+
+fn write_labels(out: &mut String, labels: &[(String, String)]) {
+    if labels.is_empty() {
+        return;
+    }
+    out.push('{');
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+    }
+    out.push('}');
 }
 
 /// Go-parsable float: `NaN`, `+Inf`, `-Inf`, shortest round-trip otherwise.
@@ -330,9 +261,6 @@ app_build_info{version=\"4.4.0\"} 1\n";
             Format::negotiate(Some("application/openmetrics-text;q=0")),
             Format::Text004
         );
-        assert!(wants_gzip(Some("gzip, deflate")));
-        assert!(!wants_gzip(Some("gzip;q=0")));
-        assert!(!wants_gzip(None));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Consumer-group lag as metric families: a `LagReport` (plus the map of
-//! group id -> Streams `application_id`) in, `Vec<Family>` out; and the lag
-//! source's self-metrics from a `MonitorSnapshot`.
+//! group id -> Streams `application_id`) in, `Vec<Family>` out. (The lag
+//! source's self-metrics come from the scrape loop, like every source's.)
 //!
 //! Per partition (labels `group`, [`application_id`], `topic`, `partition`):
 //! `kafka_consumergroup_lag` (records still to read, EOS-correct; absent when
@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::family::{Family, Kind};
-use crate::lag::{LagReport, MonitorSnapshot, Status};
+use crate::lag::{LagReport, Status};
 
 fn l(k: &str, v: impl Into<String>) -> (String, String) {
     (k.to_string(), v.into())
@@ -31,6 +31,26 @@ fn l(k: &str, v: impl Into<String>) -> (String, String) {
 /// Streams application id it belongs to (normally the same string); those
 /// groups' series carry an `application_id` label.
 pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -> Vec<Family> {
+    let mut out = partition_families(report, application_ids);
+    out.extend(group_families(report, application_ids));
+    out.extend(topic_families(report));
+    out
+}
+
+/// `group` and, for a Streams app's group, `application_id`.
+fn group_labels(group: &str, application_ids: &HashMap<String, String>) -> Vec<(String, String)> {
+    let mut base = vec![l("group", group)];
+    if let Some(app) = application_ids.get(group) {
+        base.push(l("application_id", app.clone()));
+    }
+    base
+}
+
+/// Per group and partition: lag, lag seconds, committed offset, trend, truncation.
+fn partition_families(
+    report: &LagReport,
+    application_ids: &HashMap<String, String>,
+) -> Vec<Family> {
     let mut lag = Family::new(
         "kafka_consumergroup_lag",
         Kind::Gauge,
@@ -56,6 +76,34 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
         Kind::Gauge,
         "1 when the committed offset is below the log start offset (records deleted before being read); lag counts from the log start.",
     );
+    for g in &report.groups {
+        let base = group_labels(&g.group, application_ids);
+        for p in &g.partitions {
+            let mut labels = base.clone();
+            labels.push(l("topic", p.topic.clone()));
+            labels.push(l("partition", p.partition.to_string()));
+            if let Some(v) = p.lag {
+                lag.push(labels.clone(), v as f64);
+            }
+            if let Some(v) = p.lag_seconds {
+                secs.push(labels.clone(), v);
+            }
+            if let Some(v) = p.committed {
+                committed.push(labels.clone(), v as f64);
+            }
+            if let Some(v) = p.trend.records_per_second {
+                trend.push(labels.clone(), v);
+            }
+            if p.truncated {
+                truncated.push(labels, 1.0);
+            }
+        }
+    }
+    vec![lag, secs, committed, trend, truncated]
+}
+
+/// Per group: members, status, summed lag, worst lag seconds, trend, time to zero.
+fn group_families(report: &LagReport, application_ids: &HashMap<String, String>) -> Vec<Family> {
     let mut members = Family::new(
         "kafka_consumergroup_members",
         Kind::Gauge,
@@ -86,52 +134,8 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
         Kind::Gauge,
         "While the group catches up: seconds until its lag reaches 0 at the current slope.",
     );
-    let mut start = Family::new(
-        "kafka_topic_partition_start_offset",
-        Kind::Gauge,
-        "Log start offset of the partition.",
-    );
-    let mut end = Family::new(
-        "kafka_topic_partition_end_offset",
-        Kind::Gauge,
-        "Log end offset (high watermark) of the partition.",
-    );
-    let mut stable = Family::new(
-        "kafka_topic_partition_stable_offset",
-        Kind::Gauge,
-        "Last stable offset of the partition (end for read_committed consumers).",
-    );
-    // (start, end, stable) per topic partition.
-    type Ends = (Option<i64>, Option<i64>, Option<i64>);
-    let mut tps: BTreeMap<(&str, i32), Ends> = BTreeMap::new();
-
     for g in &report.groups {
-        let mut base = vec![l("group", g.group.clone())];
-        if let Some(app) = application_ids.get(&g.group) {
-            base.push(l("application_id", app.clone()));
-        }
-        for p in &g.partitions {
-            let mut labels = base.clone();
-            labels.push(l("topic", p.topic.clone()));
-            labels.push(l("partition", p.partition.to_string()));
-            if let Some(v) = p.lag {
-                lag.push(labels.clone(), v as f64);
-            }
-            if let Some(v) = p.lag_seconds {
-                secs.push(labels.clone(), v);
-            }
-            if let Some(v) = p.committed {
-                committed.push(labels.clone(), v as f64);
-            }
-            if let Some(v) = p.trend.records_per_second {
-                trend.push(labels.clone(), v);
-            }
-            if p.truncated {
-                truncated.push(labels, 1.0);
-            }
-            tps.entry((p.topic.as_str(), p.partition))
-                .or_insert((p.start, p.end, p.stable));
-        }
+        let base = group_labels(&g.group, application_ids);
         members.push(base.clone(), g.members.len() as f64);
         for s in Status::ALL {
             let mut labels = base.clone();
@@ -151,6 +155,33 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
             eta.push(base, v);
         }
     }
+    vec![members, status, lag_sum, secs_max, sum_trend, eta]
+}
+
+/// Per topic partition, once however many groups read it: start, end and stable offsets.
+fn topic_families(report: &LagReport) -> Vec<Family> {
+    let mut start = Family::new(
+        "kafka_topic_partition_start_offset",
+        Kind::Gauge,
+        "Log start offset of the partition.",
+    );
+    let mut end = Family::new(
+        "kafka_topic_partition_end_offset",
+        Kind::Gauge,
+        "Log end offset (high watermark) of the partition.",
+    );
+    let mut stable = Family::new(
+        "kafka_topic_partition_stable_offset",
+        Kind::Gauge,
+        "Last stable offset of the partition (end for read_committed consumers).",
+    );
+    // (start, end, stable) per topic partition.
+    type Ends = (Option<i64>, Option<i64>, Option<i64>);
+    let mut tps: BTreeMap<(&str, i32), Ends> = BTreeMap::new();
+    for p in report.groups.iter().flat_map(|g| &g.partitions) {
+        tps.entry((p.topic.as_str(), p.partition))
+            .or_insert((p.start, p.end, p.stable));
+    }
     for ((t, p), (s, e, st)) in tps {
         let labels = vec![l("topic", t), l("partition", p.to_string())];
         if let Some(v) = s {
@@ -163,40 +194,7 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
             stable.push(labels, v as f64);
         }
     }
-    vec![
-        lag, secs, committed, trend, truncated, members, status, lag_sum, secs_max, sum_trend, eta,
-        start, end, stable,
-    ]
-}
-
-/// Self-metrics of the lag source: `ksbridge_scrape_success{source="lag",target=<bootstrap>}`,
-/// `ksbridge_scrape_duration_seconds{source="lag",target}` (the last background
-/// refresh, not the scrape) and `ksbridge_lag_report_age_seconds`.
-pub fn self_families(snap: &MonitorSnapshot, bootstrap: &str) -> Vec<Family> {
-    let src = || vec![l("source", "lag"), l("target", bootstrap)];
-    let mut ok = Family::new(
-        "ksbridge_scrape_success",
-        Kind::Gauge,
-        "1 when the last refresh of the source succeeded.",
-    );
-    ok.push(src(), if snap.success { 1.0 } else { 0.0 });
-    let mut dur = Family::new(
-        "ksbridge_scrape_duration_seconds",
-        Kind::Gauge,
-        "Duration of the last refresh of the source.",
-    );
-    if let Some(d) = snap.duration {
-        dur.push(src(), d.as_secs_f64());
-    }
-    let mut age = Family::new(
-        "ksbridge_lag_report_age_seconds",
-        Kind::Gauge,
-        "Age of the lag figures served (time since the last successful refresh).",
-    );
-    if let Some(a) = snap.age {
-        age.push(vec![], a.as_secs_f64());
-    }
-    vec![ok, dur, age]
+    vec![start, end, stable]
 }
 
 #[cfg(test)]
@@ -330,27 +328,6 @@ mod tests {
                 .samples
                 .len(),
             1
-        );
-    }
-
-    #[test]
-    fn self_metrics() {
-        let snap = MonitorSnapshot {
-            report: None,
-            age: Some(std::time::Duration::from_millis(1500)),
-            success: false,
-            duration: Some(std::time::Duration::from_millis(250)),
-            error: Some("down".into()),
-        };
-        let fs = self_families(&snap, "127.0.0.1:9092");
-        assert_eq!(find(&fs, "ksbridge_scrape_success").samples[0].value, 0.0);
-        assert_eq!(
-            find(&fs, "ksbridge_scrape_duration_seconds").samples[0].value,
-            0.25
-        );
-        assert_eq!(
-            find(&fs, "ksbridge_lag_report_age_seconds").samples[0].value,
-            1.5
         );
     }
 }

@@ -1,4 +1,5 @@
-//! ksbridge's own metrics. Input: per-target scrape outcomes and error
+//! ksbridge's own metrics, emitted by the scrape loop for every source and
+//! declared nowhere else. Input: per-source scrape outcomes and error
 //! counters; output: `Vec<Family>` (`ksbridge_scrape_duration_seconds{source,target}`,
 //! `ksbridge_scrape_success{source,target}`, `ksbridge_snapshot_age_seconds{source,target}`,
 //! `ksbridge_targets`, `ksbridge_scrape_errors_total{kind}`, `ksbridge_build_info`).
@@ -7,9 +8,11 @@ use std::collections::BTreeMap;
 
 use super::{Family, Kind};
 
-/// The outcome of refreshing one target during one scrape.
+/// The outcome of refreshing one source during one scrape.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TargetOutcome {
+pub struct Outcome {
+    /// The `source` label (`jmx`, `lag`, ...).
+    pub source: &'static str,
     pub target: String,
     pub success: bool,
     pub duration_seconds: f64,
@@ -17,27 +20,25 @@ pub struct TargetOutcome {
     pub snapshot_age_seconds: Option<f64>,
 }
 
-pub fn families(outcomes: &[TargetOutcome], errors: &BTreeMap<String, u64>) -> Vec<Family> {
+pub fn families(outcomes: &[Outcome], errors: &BTreeMap<&'static str, u64>) -> Vec<Family> {
     let mut duration = Family::new(
         "ksbridge_scrape_duration_seconds",
         Kind::Gauge,
-        "Time the last refresh of a target took during a scrape.",
+        "Time the last refresh of a source took (for a source refreshed in the background, its last background refresh).",
     );
     let mut success = Family::new(
         "ksbridge_scrape_success",
         Kind::Gauge,
-        "1 when the target was read within the deadline during this scrape, else 0 (its last good snapshot, if any, is served).",
+        "1 when the source was refreshed within the deadline during this scrape, else 0 (its last good output, if any, is served).",
     );
     let mut age = Family::new(
         "ksbridge_snapshot_age_seconds",
         Kind::Gauge,
-        "Age of the snapshot served for a target.",
+        "Age of the data served for a source.",
     );
     for o in outcomes {
-        // Every source labels its self-metrics {source, target}: "jmx" here,
-        // "lag" for the consumer-lag monitor (exposition::lag::self_families).
         let l = vec![
-            ("source".to_string(), "jmx".to_string()),
+            ("source".to_string(), o.source.to_string()),
             ("target".to_string(), o.target.clone()),
         ];
         duration.push(l.clone(), o.duration_seconds);
@@ -51,14 +52,17 @@ pub fn families(outcomes: &[TargetOutcome], errors: &BTreeMap<String, u64>) -> V
         Kind::Gauge,
         "JVMs ksbridge currently watches.",
     );
-    targets.push(vec![], outcomes.len() as f64);
+    targets.push(
+        vec![],
+        outcomes.iter().filter(|o| o.source == "jmx").count() as f64,
+    );
     let mut errs = Family::new(
         "ksbridge_scrape_errors",
         Kind::Counter,
         "Failed target refreshes since start, by kind of error.",
     );
     for (kind, n) in errors {
-        errs.push(vec![("kind".to_string(), kind.clone())], *n as f64);
+        errs.push(vec![("kind".to_string(), kind.to_string())], *n as f64);
     }
     let mut build = Family::new("ksbridge_build", Kind::Info, "ksbridge version.");
     build.push(

@@ -22,6 +22,8 @@ pub struct ObjectName {
 }
 
 impl ObjectName {
+    // Long on purpose: one left-to-right scanner over the name's bytes;
+    // split, its position and quoting state would cross function boundaries.
     pub fn parse(raw: &str) -> Result<Self, ObjectNameError> {
         let err = |reason| ObjectNameError {
             name: raw.to_string(),
@@ -170,6 +172,47 @@ impl fmt::Display for ObjectName {
 }
 
 /// `ObjectName.quote()`: wrap in quotes, escaping `"`, `\`, `*`, `?` and newline.
+/// True when `name` matches a JMX ObjectName pattern as `queryNames` reads
+/// it: a domain glob (`*`, `?`), then `key=value` pairs that must all match,
+/// with a trailing `*` allowing other keys (`*:*`, `kafka.streams:*`,
+/// `kafka.streams:type=stream-metrics,*`). A malformed pattern matches nothing.
+pub fn matches_pattern(pattern: &str, name: &ObjectName) -> bool {
+    let Some((domain, props)) = pattern.split_once(':') else {
+        return false;
+    };
+    if !glob(domain.as_bytes(), name.domain().as_bytes()) {
+        return false;
+    }
+    let mut open = false;
+    let mut wanted = 0;
+    for part in props.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part == "*" {
+            open = true;
+            continue;
+        }
+        let Some((k, v)) = part.split_once('=') else {
+            return false;
+        };
+        let v = v.trim_matches('"');
+        if name.get(k.trim()) != Some(v) {
+            return false;
+        }
+        wanted += 1;
+    }
+    open || name.properties().count() == wanted
+}
+
+/// `*` and `?` wildcards over bytes.
+fn glob(pat: &[u8], s: &[u8]) -> bool {
+    match (pat.first(), s.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
+        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
+        (Some(a), Some(b)) if a == b => glob(&pat[1..], &s[1..]),
+        _ => false,
+    }
+}
+
 pub fn quote(value: &str) -> String {
     let mut s = String::with_capacity(value.len() + 2);
     s.push('"');
@@ -242,6 +285,20 @@ mod tests {
         ] {
             assert!(ObjectName::parse(bad).is_err(), "{bad:?} should fail");
         }
+    }
+
+    #[test]
+    fn patterns_match_like_query_names() {
+        let n = ObjectName::parse("kafka.streams:type=stream-metrics,client-id=\"a,b\"").unwrap();
+        assert!(matches_pattern("*:*", &n));
+        assert!(matches_pattern("kafka.*:*", &n));
+        assert!(matches_pattern("kafka.streams:type=stream-metrics,*", &n));
+        assert!(!matches_pattern(
+            "kafka.streams:type=stream-thread-metrics,*",
+            &n
+        ));
+        assert!(!matches_pattern("kafka.streams:type=stream-metrics", &n));
+        assert!(!matches_pattern("nonsense", &n));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value as Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
+use super::value::ValueJson;
 use super::{ObjectName, Value};
 
 /// One attribute of a bean with its runtime value.
@@ -43,53 +45,105 @@ impl Bean {
 
     /// This bean as a capture-format JSON object.
     pub fn to_json(&self) -> Json {
-        let mut attrs = Map::new();
-        for a in &self.attributes {
-            attrs.insert(a.name.clone(), a.value.to_json());
-        }
-        let mut m = Map::new();
-        m.insert("name".into(), Json::String(self.name.as_str().to_string()));
-        if !self.class_name.is_empty() {
-            m.insert("class".into(), Json::String(self.class_name.clone()));
-        }
-        m.insert("attributes".into(), Json::Object(attrs));
-        Json::Object(m)
+        serde_json::to_value(BeanJson::from(self)).unwrap_or(Json::Null)
     }
+}
 
-    pub fn from_json(j: &Json) -> Result<Bean, SnapshotError> {
-        let bad = |reason: String| SnapshotError::Format(reason);
-        let o = j
-            .as_object()
-            .ok_or_else(|| bad("bean is not an object".into()))?;
-        let raw = o
-            .get("name")
-            .and_then(Json::as_str)
-            .ok_or_else(|| bad("bean without a name".into()))?;
-        let name = ObjectName::parse(raw).map_err(|e| bad(e.to_string()))?;
-        let class_name = o
-            .get("class")
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let mut attributes = Vec::new();
-        if let Some(attrs) = o.get("attributes") {
-            let attrs = attrs
-                .as_object()
-                .ok_or_else(|| bad(format!("{raw}: attributes is not an object")))?;
-            for (k, v) in attrs {
-                let value = Value::from_json(v).map_err(|e| bad(format!("{raw} {k}: {e}")))?;
-                attributes.push(Attribute {
-                    name: k.clone(),
-                    value,
-                });
+/// The capture format of one bean, as serde reads and writes it; attributes
+/// keep their order.
+#[derive(Debug, Serialize, Deserialize)]
+struct BeanJson {
+    name: String,
+    #[serde(rename = "class", default, skip_serializing_if = "String::is_empty")]
+    class_name: String,
+    #[serde(default)]
+    attributes: Attributes,
+}
+
+/// `{"attr": value, ...}` in file order.
+#[derive(Debug, Default)]
+struct Attributes(Vec<(String, ValueJson)>);
+
+impl Serialize for Attributes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Attributes;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of attributes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Attributes, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry::<String, ValueJson>()? {
+                    out.push(kv);
+                }
+                Ok(Attributes(out))
             }
         }
+        d.deserialize_map(V)
+    }
+}
+
+impl From<&Bean> for BeanJson {
+    fn from(b: &Bean) -> Self {
+        BeanJson {
+            name: b.name.as_str().to_string(),
+            class_name: b.class_name.clone(),
+            attributes: Attributes(
+                b.attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), ValueJson::from(&a.value)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl TryFrom<BeanJson> for Bean {
+    type Error = SnapshotError;
+
+    fn try_from(j: BeanJson) -> Result<Bean, SnapshotError> {
+        let name = ObjectName::parse(&j.name).map_err(|e| SnapshotError::Format(e.to_string()))?;
+        let attributes = j
+            .attributes
+            .0
+            .into_iter()
+            .map(|(k, v)| {
+                Value::try_from(v)
+                    .map(|value| Attribute {
+                        name: k.clone(),
+                        value,
+                    })
+                    .map_err(|e| SnapshotError::Format(format!("{} {k}: {e}", j.name)))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Bean {
             name,
-            class_name,
+            class_name: j.class_name,
             attributes,
         })
     }
+}
+
+/// A capture file: the capture object or a bare array of beans.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CaptureJson {
+    Capture {
+        #[serde(default)]
+        captured_at_ms: u64,
+        beans: Vec<BeanJson>,
+    },
+    Beans(Vec<BeanJson>),
 }
 
 /// Everything read from one JVM at one moment. Beans are sorted by name.
@@ -134,21 +188,16 @@ impl Snapshot {
     /// (`{"format": .., "beans": [..]}`) or a bare array of beans (the output
     /// of `ksbridge mbeans --json`).
     pub fn from_capture_json(text: &str) -> Result<Snapshot, SnapshotError> {
-        let j: Json = serde_json::from_str(text)?;
-        let (taken, beans) = match &j {
-            Json::Array(a) => (0, a.as_slice()),
-            Json::Object(o) => (
-                o.get("captured_at_ms").and_then(Json::as_u64).unwrap_or(0),
-                o.get("beans")
-                    .and_then(Json::as_array)
-                    .map(Vec::as_slice)
-                    .ok_or_else(|| SnapshotError::Format("no \"beans\" array".into()))?,
-            ),
-            _ => return Err(SnapshotError::Format("not an object or array".into())),
+        let (taken, beans) = match serde_json::from_str::<CaptureJson>(text)? {
+            CaptureJson::Capture {
+                captured_at_ms,
+                beans,
+            } => (captured_at_ms, beans),
+            CaptureJson::Beans(beans) => (0, beans),
         };
         let beans = beans
-            .iter()
-            .map(Bean::from_json)
+            .into_iter()
+            .map(Bean::try_from)
             .collect::<Result<_, _>>()?;
         Ok(Snapshot::new(taken, beans))
     }

@@ -1,7 +1,8 @@
 //! Attribute values as the target JVM holds them at run time (`Value`), and
 //! their JSON form in the capture format (`tests/fixtures/README.md`).
 
-use serde_json::{json, Map, Value as Json};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
 
 /// A value read from an MBean attribute, keeping its runtime Java type.
 /// Kafka declares every attribute as `double`; the runtime class is what counts.
@@ -113,65 +114,97 @@ impl Value {
     /// The capture-format JSON object `{"type": .., "value": ..}` (plus
     /// `"enum": true` or `"error": ..`).
     pub fn to_json(&self) -> Json {
-        let mut m = Map::new();
-        match self {
-            Value::Unreadable { error } => {
-                m.insert("error".into(), Json::String(error.clone()));
-                return Json::Object(m);
-            }
-            Value::Null => {
-                m.insert("type".into(), Json::Null);
-                m.insert("value".into(), Json::Null);
-                return Json::Object(m);
-            }
-            _ => {}
-        }
-        m.insert(
-            "type".into(),
-            Json::String(self.java_class().unwrap_or_default().to_string()),
-        );
-        let v = match self {
-            Value::Double(v) => float_json(*v),
-            Value::Float(v) => float_json(f64::from(*v)),
-            Value::Integer(v) => json!(v),
-            Value::Long(v) => json!(v),
-            Value::Short(v) => json!(v),
-            Value::Byte(v) => json!(v),
-            Value::Boolean(v) => json!(v),
-            Value::Char(c) => json!(c.to_string()),
-            Value::Enum { constant, .. } => {
-                m.insert("enum".into(), Json::Bool(true));
-                json!(constant)
-            }
-            Value::Array { class, length } => {
-                json!(format!("{}[{length}]", array_element(class)))
-            }
-            Value::String(s)
-            | Value::BigInteger(s)
-            | Value::BigDecimal(s)
-            | Value::Object { text: s, .. } => json!(s),
-            Value::Null | Value::Unreadable { .. } => Json::Null,
-        };
-        m.insert("value".into(), v);
-        Json::Object(m)
+        serde_json::to_value(ValueJson::from(self)).unwrap_or(Json::Null)
     }
 
     /// Reads the capture-format JSON object back. Unknown classes become
     /// `Object` values; nothing here panics on hostile input.
     pub fn from_json(j: &Json) -> Result<Value, String> {
-        let obj = j.as_object().ok_or("attribute is not a JSON object")?;
-        if let Some(e) = obj.get("error") {
-            return Ok(Value::Unreadable {
-                error: e.as_str().unwrap_or("unknown error").to_string(),
-            });
+        ValueJson::deserialize(j)
+            .map_err(|e| e.to_string())
+            .and_then(Value::try_from)
+    }
+}
+
+/// The capture format of one attribute value, as serde reads and writes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ValueJson {
+    /// The runtime Java class (`null` for a null value; absent when unreadable).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<Json>,
+    #[serde(default)]
+    pub value: Json,
+    #[serde(rename = "enum", default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_enum: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<&Value> for ValueJson {
+    fn from(v: &Value) -> Self {
+        let class = |c: &str| Some(Json::String(c.to_string()));
+        match v {
+            Value::Unreadable { error } => ValueJson {
+                class: None,
+                value: Json::Null,
+                is_enum: false,
+                error: Some(error.clone()),
+            },
+            Value::Null => ValueJson {
+                class: Some(Json::Null),
+                ..ValueJson::default()
+            },
+            Value::Enum { class: c, constant } => ValueJson {
+                class: class(c),
+                value: json!(constant),
+                is_enum: true,
+                error: None,
+            },
+            other => ValueJson {
+                class: class(other.java_class().unwrap_or_default()),
+                value: plain_json(other),
+                ..ValueJson::default()
+            },
         }
-        let v = obj.get("value").unwrap_or(&Json::Null);
-        let class = match obj.get("type") {
+    }
+}
+
+/// The `value` field of a value that is neither null, an enum nor unreadable.
+fn plain_json(v: &Value) -> Json {
+    match v {
+        Value::Double(v) => float_json(*v),
+        Value::Float(v) => float_json(f64::from(*v)),
+        Value::Integer(v) => json!(v),
+        Value::Long(v) => json!(v),
+        Value::Short(v) => json!(v),
+        Value::Byte(v) => json!(v),
+        Value::Boolean(v) => json!(v),
+        Value::Char(c) => json!(c.to_string()),
+        Value::Array { class, length } => json!(format!("{}[{length}]", array_element(class))),
+        Value::String(s)
+        | Value::BigInteger(s)
+        | Value::BigDecimal(s)
+        | Value::Object { text: s, .. } => {
+            json!(s)
+        }
+        Value::Null | Value::Unreadable { .. } | Value::Enum { .. } => Json::Null,
+    }
+}
+
+impl TryFrom<ValueJson> for Value {
+    type Error = String;
+
+    fn try_from(j: ValueJson) -> Result<Value, String> {
+        if let Some(e) = j.error {
+            return Ok(Value::Unreadable { error: e });
+        }
+        let class = match &j.class {
             None | Some(Json::Null) => return Ok(Value::Null),
             Some(Json::String(s)) => s.as_str(),
             Some(_) => return Err("\"type\" is not a string".into()),
         };
-        if obj.get("enum").and_then(Json::as_bool) == Some(true) {
+        let v = &j.value;
+        if j.is_enum {
             return Ok(Value::Enum {
                 class: class.to_string(),
                 constant: v.as_str().ok_or("enum value is not a string")?.to_string(),

@@ -10,6 +10,7 @@ use jni::objects::{JClass, JObject, JValue, JValueOwned};
 use jni::JNIEnv;
 
 use crate::jmx::wire::{self, ReadResult};
+use crate::target::{TargetError, TargetId};
 
 mod runtime;
 
@@ -25,16 +26,31 @@ pub enum Target {
     },
 }
 
-/// JMX credentials, never taken from argv.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Credentials {
-    pub user: String,
-    pub password: String,
-}
+pub use crate::target::Credentials;
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, ***)", self.user)
+impl Target {
+    /// The connection for a target identity (`None` for a capture file).
+    pub fn for_id(
+        id: &TargetId,
+        credentials: Option<Credentials>,
+    ) -> Result<Option<Target>, TargetError> {
+        match id {
+            TargetId::Pid(pid) if credentials.is_none() => Ok(Some(Target::Pid(*pid))),
+            TargetId::Pid(_) => Err(TargetError::CredentialsForLocal { target: id.clone() }),
+            TargetId::Url(url) => Ok(Some(Target::Url {
+                url: url.clone(),
+                credentials,
+            })),
+            TargetId::File(_) => Ok(None),
+        }
+    }
+
+    /// The identity of this target (its display, without credentials).
+    pub fn id(&self) -> TargetId {
+        match self {
+            Target::Pid(pid) => TargetId::Pid(*pid),
+            Target::Url { url, .. } => TargetId::Url(url.clone()),
+        }
     }
 }
 
@@ -365,10 +381,7 @@ fn duration_ms(d: Duration) -> i64 {
 
 /// A human-readable name for a target, without credentials.
 pub fn target_label(t: &Target) -> String {
-    match t {
-        Target::Pid(pid) => format!("pid {pid}"),
-        Target::Url { url, .. } => url.clone(),
-    }
+    t.id().to_string()
 }
 
 fn parse_local(text: &str) -> Vec<LocalJvm> {

@@ -4,40 +4,9 @@
 
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use serde::Serialize;
-
+use super::model::{GroupDescription, MemberDescription, TopicPartition};
 use super::LagError;
-
-/// A member of a group as DescribeGroups reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberDescription {
-    pub member_id: String,
-    pub client_id: String,
-    pub host: String,
-    /// Partitions assigned to the member (consumer protocol only).
-    pub assignment: Vec<(String, i32)>,
-}
-
-/// A consumer group as the group coordinator reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GroupDescription {
-    pub group: String,
-    /// `Stable`, `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Dead`, ...
-    pub state: String,
-    /// `consumer` for consumers and Kafka Streams.
-    pub protocol_type: String,
-    /// The assignor (`range`, `cooperative-sticky`, `stream`, ...).
-    pub protocol: String,
-    pub members: Vec<MemberDescription>,
-}
-
-impl GroupDescription {
-    /// The group does not exist (deleted, or never had members or offsets).
-    pub fn is_dead(&self) -> bool {
-        self.state.eq_ignore_ascii_case("Dead")
-    }
-}
+use rdkafka::consumer::{BaseConsumer, Consumer};
 
 /// List groups with their members: every group of the cluster (`None`) or
 /// one group. A group that does not exist comes back in state `Dead`.
@@ -86,7 +55,7 @@ pub fn describe_groups(
 /// Decode a consumer-protocol `Assignment` (any version: version int16,
 /// `[topic string, [partition int32]]`, user data ignored). `None` if the
 /// bytes are not a well-formed assignment.
-pub fn parse_assignment(bytes: &[u8]) -> Option<Vec<(String, i32)>> {
+pub fn parse_assignment(bytes: &[u8]) -> Option<Vec<TopicPartition>> {
     let mut r = Reader { b: bytes, at: 0 };
     if bytes.is_empty() {
         return Some(Vec::new());
@@ -101,7 +70,7 @@ pub fn parse_assignment(bytes: &[u8]) -> Option<Vec<(String, i32)>> {
             .to_string();
         let n = r.i32()?;
         for _ in 0..n.max(0) {
-            out.push((name.clone(), r.i32()?));
+            out.push(TopicPartition::new(name.clone(), r.i32()?));
         }
     }
     out.sort();
@@ -154,9 +123,9 @@ mod tests {
         assert_eq!(
             parse_assignment(&b),
             Some(vec![
-                ("b".to_string(), 1),
-                ("orders".to_string(), 0),
-                ("orders".to_string(), 2)
+                TopicPartition::new("b", 1),
+                TopicPartition::new("orders", 0),
+                TopicPartition::new("orders", 2)
             ])
         );
     }

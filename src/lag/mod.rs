@@ -38,8 +38,6 @@ pub enum LagError {
     Peek { source: KafkaError },
     #[error("invalid group pattern: {0}")]
     Pattern(String),
-    #[error("a lock of the lag source was poisoned by a panic")]
-    Poisoned,
     #[error("cannot start the lag monitor thread: {0}")]
     Thread(std::io::Error),
 }

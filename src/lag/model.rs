@@ -21,6 +21,79 @@
 
 use serde::Serialize;
 
+/// A topic partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+/// A member of a group as DescribeGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub client_id: String,
+    pub host: String,
+    /// Partitions assigned to the member (consumer protocol only).
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A consumer group as the group coordinator reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupDescription {
+    pub group: String,
+    /// `Stable`, `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Dead`, ...
+    pub state: String,
+    /// `consumer` for consumers and Kafka Streams.
+    pub protocol_type: String,
+    /// The assignor (`range`, `cooperative-sticky`, `stream`, ...).
+    pub protocol: String,
+    pub members: Vec<MemberDescription>,
+}
+
+impl GroupDescription {
+    /// The group does not exist (deleted, or never had members or offsets).
+    pub fn is_dead(&self) -> bool {
+        self.state.eq_ignore_ascii_case("Dead")
+    }
+}
+
+/// Log offsets of one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogOffsets {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub stable: Option<i64>,
+}
+
+/// Read `[from, to)` of a partition: the first record's timestamp, and
+/// (with `count`) how many records the range holds for this isolation level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeekRequest {
+    pub tp: TopicPartition,
+    pub from: i64,
+    pub to: i64,
+    pub count: bool,
+}
+
+/// What a peek found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PeekResult {
+    /// Offset and timestamp (ms) of the first record at or after `from`.
+    pub first: Option<(i64, i64)>,
+    /// Records in `[from, to)`, when counting finished within the deadline.
+    pub records: Option<i64>,
+}
+
 /// Which records a group's consumers see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "snake_case")]

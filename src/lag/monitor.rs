@@ -13,13 +13,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rdkafka::config::ClientConfig;
 use regex::Regex;
 
-use super::groups::{describe_groups, GroupDescription};
-use super::model::{Isolation, PartitionOffsets};
-use super::offsets::{OffsetClient, Tp};
+use super::groups::describe_groups;
+use super::model::{GroupDescription, Isolation, PartitionOffsets, TopicPartition};
+use super::offsets::OffsetClient;
 use super::report::{
     CollectorSettings, Fetched, FetchedGroup, FetchedPartition, LagReport, LagState, Timings,
 };
 use super::LagError;
+use crate::sync::{lock, read, write};
 
 /// Which groups a cycle measures.
 #[derive(Debug, Clone, Default)]
@@ -85,8 +86,55 @@ impl Collector {
 
     /// The network half of a cycle: groups, committed and log offsets.
     pub fn fetch(&self, sel: &Selection) -> Result<Fetched, LagError> {
-        let timeout = self.client.timeout();
         let topics = self.client.topics()?;
+        let (mut described, missing) = self.describe(sel)?;
+        let (asks, full) = self.asks(&described, &topics);
+        let committed = self.client.committed_many(&asks);
+        let mut groups = Vec::with_capacity(committed.len());
+        let mut wanted: BTreeSet<TopicPartition> = BTreeSet::new();
+        for (g, res) in committed {
+            let Some(desc) = described.remove(&g) else {
+                continue;
+            };
+            let partitions = match res {
+                Err(e) => Err(e.to_string()),
+                Ok(c) => {
+                    let parts = group_partitions(&desc, c, &topics);
+                    wanted.extend(parts.keys().cloned());
+                    self.remember(&g, parts.keys(), full.contains(&g));
+                    Ok(parts.into_values().collect::<Vec<_>>())
+                }
+            };
+            groups.push(FetchedGroup { desc, partitions });
+        }
+        let wanted: Vec<TopicPartition> = wanted.into_iter().collect();
+        let logs = self.client.log_offsets(&wanted)?;
+        let taken_at_ms = now_ms();
+        for p in groups
+            .iter_mut()
+            .filter_map(|g| g.partitions.as_mut().ok())
+            .flatten()
+        {
+            let tp = TopicPartition::new(p.offsets.topic.clone(), p.offsets.partition);
+            if let Some(lo) = logs.get(&tp) {
+                p.offsets.start = lo.start;
+                p.offsets.end = lo.end;
+                p.offsets.stable = lo.stable;
+            }
+        }
+        Ok(Fetched {
+            taken_at_ms,
+            groups,
+            missing,
+        })
+    }
+
+    /// The selected groups that exist, and the named ones that do not.
+    fn describe(
+        &self,
+        sel: &Selection,
+    ) -> Result<(BTreeMap<String, GroupDescription>, Vec<String>), LagError> {
+        let timeout = self.client.timeout();
         let mut described: BTreeMap<String, GroupDescription> = BTreeMap::new();
         if sel.needs_listing() {
             for g in describe_groups(self.client.admin(), None, timeout)? {
@@ -110,24 +158,33 @@ impl Collector {
                 _ => missing.push(name.clone()),
             }
         }
-        // Committed offsets: on the group's known and assigned topics, or on
-        // every topic for a new group and every FULL_SCAN_EVERY cycles.
-        let tps_of = |names: &mut dyn Iterator<Item = &String>| -> Vec<Tp> {
+        Ok((described, missing))
+    }
+
+    /// The partitions to ask each group's committed offsets on: its known and
+    /// assigned topics, or every topic for a new group and every
+    /// [`FULL_SCAN_EVERY`] cycles (those groups are returned too).
+    fn asks(
+        &self,
+        described: &BTreeMap<String, GroupDescription>,
+        topics: &BTreeMap<String, Vec<i32>>,
+    ) -> (Vec<(String, Vec<TopicPartition>)>, BTreeSet<String>) {
+        let tps_of = |names: &mut dyn Iterator<Item = &String>| -> Vec<TopicPartition> {
             names
                 .filter_map(|t| topics.get_key_value(t))
-                .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p)))
+                .flat_map(|(t, ps)| ps.iter().map(move |p| TopicPartition::new(t.clone(), *p)))
                 .collect()
         };
-        let mut known = self.known.lock().map_err(|_| LagError::Poisoned)?;
+        let mut known = lock(&self.known, "lag known topics");
         known.retain(|g, _| described.contains_key(g));
         let mut full: BTreeSet<String> = BTreeSet::new();
-        let asks: Vec<(String, Vec<Tp>)> = described
+        let asks = described
             .values()
             .map(|d| {
                 let assigned = d
                     .members
                     .iter()
-                    .flat_map(|m| m.assignment.iter().map(|tp| &tp.0));
+                    .flat_map(|m| m.assignment.iter().map(|tp| &tp.topic));
                 let tps = match known.get(&d.group) {
                     Some((k, age)) if *age < FULL_SCAN_EVERY && !k.is_empty() => {
                         let names: BTreeSet<&String> = k.iter().chain(assigned).collect();
@@ -141,73 +198,24 @@ impl Collector {
                 (d.group.clone(), tps)
             })
             .collect();
-        drop(known);
-        let committed = self.client.committed_many(&asks);
-        // The partitions of each group: committed ones and assigned ones.
-        let mut groups = Vec::with_capacity(committed.len());
-        let mut wanted: BTreeSet<Tp> = BTreeSet::new();
-        for (g, res) in committed {
-            let Some(desc) = described.remove(&g) else {
-                continue;
-            };
-            let partitions = match res {
-                Err(e) => Err(e.to_string()),
-                Ok(c) => {
-                    let mut parts: BTreeMap<Tp, FetchedPartition> = BTreeMap::new();
-                    let blank = |tp: &Tp| FetchedPartition {
-                        offsets: PartitionOffsets {
-                            topic: tp.0.clone(),
-                            partition: tp.1,
-                            ..Default::default()
-                        },
-                        owner: None,
-                    };
-                    for (tp, off) in c {
-                        let e = parts.entry(tp.clone()).or_insert_with(|| blank(&tp));
-                        e.offsets.committed = Some(off);
-                    }
-                    for (i, m) in desc.members.iter().enumerate() {
-                        for tp in &m.assignment {
-                            if !topics.get(&tp.0).is_some_and(|ps| ps.contains(&tp.1)) {
-                                continue;
-                            }
-                            parts.entry(tp.clone()).or_insert_with(|| blank(tp)).owner = Some(i);
-                        }
-                    }
-                    wanted.extend(parts.keys().cloned());
-                    if let Ok(mut known) = self.known.lock() {
-                        let age = match known.get(&g) {
-                            Some((_, age)) if !full.contains(&g) => age + 1,
-                            _ => 0,
-                        };
-                        let names = parts.keys().map(|tp| tp.0.clone()).collect();
-                        known.insert(g.clone(), (names, age));
-                    }
-                    Ok(parts.into_values().collect::<Vec<_>>())
-                }
-            };
-            groups.push(FetchedGroup { desc, partitions });
-        }
-        let wanted: Vec<Tp> = wanted.into_iter().collect();
-        let logs = self.client.log_offsets(&wanted)?;
-        let taken_at_ms = now_ms();
-        for g in &mut groups {
-            if let Ok(parts) = &mut g.partitions {
-                for p in parts.iter_mut() {
-                    let tp = (p.offsets.topic.clone(), p.offsets.partition);
-                    if let Some(lo) = logs.get(&tp) {
-                        p.offsets.start = lo.start;
-                        p.offsets.end = lo.end;
-                        p.offsets.stable = lo.stable;
-                    }
-                }
-            }
-        }
-        Ok(Fetched {
-            taken_at_ms,
-            groups,
-            missing,
-        })
+        (asks, full)
+    }
+
+    /// Remembers the topics a group has partitions on (and how many cycles
+    /// since its last full scan).
+    fn remember<'a>(
+        &self,
+        group: &str,
+        tps: impl Iterator<Item = &'a TopicPartition>,
+        scanned_all: bool,
+    ) {
+        let mut known = lock(&self.known, "lag known topics");
+        let age = match known.get(group) {
+            Some((_, age)) if !scanned_all => age + 1,
+            _ => 0,
+        };
+        let names = tps.map(|tp| tp.topic.clone()).collect();
+        known.insert(group.to_string(), (names, age));
     }
 
     /// One refresh: fetch, read records where needed, compute. Blocking.
@@ -242,6 +250,39 @@ impl Collector {
             },
         })
     }
+}
+
+/// A group's partitions: those it committed on and those assigned to a
+/// member (on topics that exist), with the member's index as owner.
+fn group_partitions(
+    desc: &GroupDescription,
+    committed: HashMap<TopicPartition, i64>,
+    topics: &BTreeMap<String, Vec<i32>>,
+) -> BTreeMap<TopicPartition, FetchedPartition> {
+    let blank = |tp: &TopicPartition| FetchedPartition {
+        offsets: PartitionOffsets {
+            topic: tp.topic.clone(),
+            partition: tp.partition,
+            ..Default::default()
+        },
+        owner: None,
+    };
+    let mut parts: BTreeMap<TopicPartition, FetchedPartition> = BTreeMap::new();
+    for (tp, off) in committed {
+        let e = parts.entry(tp.clone()).or_insert_with(|| blank(&tp));
+        e.offsets.committed = Some(off);
+    }
+    for (i, m) in desc.members.iter().enumerate() {
+        for tp in &m.assignment {
+            if topics
+                .get(&tp.topic)
+                .is_some_and(|ps| ps.contains(&tp.partition))
+            {
+                parts.entry(tp.clone()).or_insert_with(|| blank(tp)).owner = Some(i);
+            }
+        }
+    }
+    parts
 }
 
 /// What a caller of [`LagMonitor::latest`] sees.
@@ -316,16 +357,14 @@ impl LagMonitor {
     /// Measure these groups too from the next cycle on (e.g. the
     /// application ids of the Streams apps read over JMX).
     pub fn add_groups<I: IntoIterator<Item = String>>(&self, groups: I) {
-        if let Ok(mut s) = self.shared.selection.lock() {
-            s.groups.extend(groups);
-        }
+        lock(&self.shared.selection, "lag selection")
+            .groups
+            .extend(groups);
     }
 
     /// Measure `group` as a `read_committed` (exactly-once) or plain group.
     pub fn set_isolation(&self, group: &str, isolation: Isolation) {
-        if let Ok(mut m) = self.shared.isolation.lock() {
-            m.insert(group.to_string(), isolation);
-        }
+        lock(&self.shared.isolation, "lag isolation").insert(group.to_string(), isolation);
     }
 
     /// Ask for a cycle now instead of at the next interval.
@@ -334,21 +373,13 @@ impl LagMonitor {
     }
 
     pub fn latest(&self) -> MonitorSnapshot {
-        match self.shared.state.read() {
-            Ok(s) => MonitorSnapshot {
-                report: s.report.clone(),
-                age: s.at.map(|a| a.elapsed()),
-                success: s.success,
-                duration: s.duration,
-                error: s.error.clone(),
-            },
-            Err(_) => MonitorSnapshot {
-                report: None,
-                age: None,
-                success: false,
-                duration: None,
-                error: Some(LagError::Poisoned.to_string()),
-            },
+        let s = read(&self.shared.state, "lag state");
+        MonitorSnapshot {
+            report: s.report.clone(),
+            age: s.at.map(|a| a.elapsed()),
+            success: s.success,
+            duration: s.duration,
+            error: s.error.clone(),
         }
     }
 }
@@ -381,25 +412,20 @@ fn run(
                 Err(e) => create_error = Some(e),
             }
         }
-        let sel = shared
-            .selection
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default();
-        let iso = shared
-            .isolation
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default();
-        let result = match (collector.as_mut(), create_error) {
-            (Some(c), _) => {
+        let sel = lock(&shared.selection, "lag selection").clone();
+        let iso = lock(&shared.isolation, "lag isolation").clone();
+        // Either the collector exists or creating it failed just now.
+        let result = match (create_error, collector.as_mut()) {
+            (Some(e), _) => Err(e),
+            (None, Some(c)) => {
                 c.settings_mut().isolation = iso;
                 c.cycle(&sel)
             }
-            (None, e) => Err(e.unwrap_or(LagError::Poisoned)),
+            (None, None) => continue,
         };
         let took = started.elapsed();
-        if let Ok(mut s) = shared.state.write() {
+        {
+            let mut s = write(&shared.state, "lag state");
             s.duration = Some(took);
             match result {
                 Ok(r) => {

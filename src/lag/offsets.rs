@@ -25,41 +25,12 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::model::Isolation;
+use super::model::{Isolation, LogOffsets, PeekRequest, PeekResult, TopicPartition};
 use super::LagError;
-
-/// Topic and partition.
-pub type Tp = (String, i32);
+use crate::sync::lock;
 
 /// Committed offsets of one group (absent: no commit on that partition).
-pub type Committed = Result<HashMap<Tp, i64>, LagError>;
-
-/// Log offsets of one partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LogOffsets {
-    pub start: Option<i64>,
-    pub end: Option<i64>,
-    pub stable: Option<i64>,
-}
-
-/// Read `[from, to)` of a partition: the first record's timestamp, and
-/// (with `count`) how many records the range holds for this isolation level.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeekRequest {
-    pub tp: Tp,
-    pub from: i64,
-    pub to: i64,
-    pub count: bool,
-}
-
-/// What a peek found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PeekResult {
-    /// Offset and timestamp (ms) of the first record at or after `from`.
-    pub first: Option<(i64, i64)>,
-    /// Records in `[from, to)`, when counting finished within the deadline.
-    pub records: Option<i64>,
-}
+pub type Committed = Result<HashMap<TopicPartition, i64>, LagError>;
 
 /// The rdkafka clients of a lag source.
 pub struct OffsetClient {
@@ -153,23 +124,23 @@ impl OffsetClient {
     }
 
     /// Committed offsets of `group` on `tps` (absent: no commit there).
-    pub fn committed_offsets(&self, group: &str, tps: &[Tp]) -> Result<HashMap<Tp, i64>, LagError> {
+    pub fn committed_offsets(
+        &self,
+        group: &str,
+        tps: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>, LagError> {
         let mut tpl = TopicPartitionList::with_capacity(tps.len());
-        for (t, p) in tps {
-            tpl.add_partition(t, *p);
+        for tp in tps {
+            tpl.add_partition(&tp.topic, tp.partition);
         }
-        let cached = self
-            .group_clients
-            .lock()
-            .map_err(|_| LagError::Poisoned)?
-            .remove(group);
+        let cached = lock(&self.group_clients, "lag group clients").remove(group);
         let consumer = match cached {
             Some(c) => c,
             None => client(&self.base, &[("group.id", group)])?,
         };
         let res = consumer.committed_offsets(tpl, self.timeout);
         if res.is_ok() {
-            let mut cache = self.group_clients.lock().map_err(|_| LagError::Poisoned)?;
+            let mut cache = lock(&self.group_clients, "lag group clients");
             if cache.len() < self.cached_group_clients {
                 cache.insert(group.to_string(), consumer);
             }
@@ -181,19 +152,23 @@ impl OffsetClient {
         let mut out = HashMap::new();
         for e in tpl.elements() {
             if let (Ok(()), Offset::Offset(o)) = (e.error(), e.offset()) {
-                out.insert((e.topic().to_string(), e.partition()), o);
+                out.insert(TopicPartition::new(e.topic(), e.partition()), o);
             }
         }
         Ok(out)
     }
 
     /// Committed offsets of many groups, fetched in parallel.
-    pub fn committed_many(&self, groups: &[(String, Vec<Tp>)]) -> Vec<(String, Committed)> {
+    pub fn committed_many(
+        &self,
+        groups: &[(String, Vec<TopicPartition>)],
+    ) -> Vec<(String, Committed)> {
         // Drop the kept clients of groups no longer asked for (deleted, deselected).
-        if let Ok(mut cache) = self.group_clients.lock() {
+        {
             let asked: std::collections::HashSet<&str> =
                 groups.iter().map(|(g, _)| g.as_str()).collect();
-            cache.retain(|g, _| asked.contains(g.as_str()));
+            lock(&self.group_clients, "lag group clients")
+                .retain(|g, _| asked.contains(g.as_str()));
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, String, Committed)>> =
@@ -205,21 +180,22 @@ impl OffsetClient {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some((g, tps)) = groups.get(i) else { break };
                     let r = self.committed_offsets(g, tps);
-                    if let Ok(mut v) = results.lock() {
-                        v.push((i, g.clone(), r));
-                    }
+                    lock(&results, "lag results").push((i, g.clone(), r));
                 });
             }
         });
-        let mut v = results.into_inner().unwrap_or_default();
+        let mut v = results.into_inner().unwrap_or_else(|e| e.into_inner());
         v.sort_by_key(|x| x.0);
         v.into_iter().map(|(_, g, r)| (g, r)).collect()
     }
 
     /// Log start, end (high watermark) and last stable offsets of `tps`, in
     /// three batched ListOffsets rounds.
-    pub fn log_offsets(&self, tps: &[Tp]) -> Result<HashMap<Tp, LogOffsets>, LagError> {
-        let mut out: HashMap<Tp, LogOffsets> = HashMap::with_capacity(tps.len());
+    pub fn log_offsets(
+        &self,
+        tps: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, LogOffsets>, LagError> {
+        let mut out: HashMap<TopicPartition, LogOffsets> = HashMap::with_capacity(tps.len());
         if tps.is_empty() {
             return Ok(out);
         }
@@ -231,8 +207,8 @@ impl OffsetClient {
         ];
         for (c, ts, slot) in rounds {
             let mut tpl = TopicPartitionList::with_capacity(tps.len());
-            for (t, p) in tps {
-                tpl.add_partition_offset(t, *p, ts)
+            for tp in tps {
+                tpl.add_partition_offset(&tp.topic, tp.partition, ts)
                     .map_err(|e| LagError::ListOffsets { source: e })?;
             }
             let tpl = c
@@ -244,7 +220,7 @@ impl OffsetClient {
                     _ => None,
                 };
                 let lo = out
-                    .entry((e.topic().to_string(), e.partition()))
+                    .entry(TopicPartition::new(e.topic(), e.partition()))
                     .or_default();
                 match slot {
                     0 => lo.start = v,
@@ -263,15 +239,11 @@ impl OffsetClient {
         isolation: Isolation,
         reqs: &[PeekRequest],
         budget: Duration,
-    ) -> Result<HashMap<Tp, PeekResult>, LagError> {
+    ) -> Result<HashMap<TopicPartition, PeekResult>, LagError> {
         if reqs.is_empty() {
             return Ok(HashMap::new());
         }
-        let cached = self
-            .peekers
-            .lock()
-            .map_err(|_| LagError::Poisoned)?
-            .remove(&isolation);
+        let cached = lock(&self.peekers, "lag peek clients").remove(&isolation);
         let consumer = match cached {
             Some(c) => c,
             None => {
@@ -297,24 +269,27 @@ impl OffsetClient {
         let _ = consumer.unassign();
         // Drain what the last assignment left queued.
         while consumer.poll(Duration::ZERO).is_some() {}
-        if let Ok(mut m) = self.peekers.lock() {
+        {
+            let mut m = lock(&self.peekers, "lag peek clients");
             m.insert(isolation, consumer);
         }
         out
     }
 
+    // Long on purpose: one poll loop under one budget, whose per-partition
+    // state would otherwise be threaded through several functions.
     fn peek_with(
         &self,
         consumer: &BaseConsumer,
         reqs: &[PeekRequest],
         budget: Duration,
-    ) -> Result<HashMap<Tp, PeekResult>, LagError> {
+    ) -> Result<HashMap<TopicPartition, PeekResult>, LagError> {
         let mut out = HashMap::new();
         let deadline = Instant::now() + budget;
         // PartitionEOF carries only the partition: read one topic at a time.
         let mut by_topic: BTreeMap<&str, Vec<&PeekRequest>> = BTreeMap::new();
         for r in reqs {
-            by_topic.entry(r.tp.0.as_str()).or_default().push(r);
+            by_topic.entry(r.tp.topic.as_str()).or_default().push(r);
         }
         for (topic, rs) in by_topic {
             if Instant::now() >= deadline {
@@ -323,9 +298,9 @@ impl OffsetClient {
             let mut tpl = TopicPartitionList::new();
             let mut state: HashMap<i32, (&PeekRequest, PeekResult, bool)> = HashMap::new();
             for r in rs {
-                tpl.add_partition_offset(topic, r.tp.1, Offset::Offset(r.from))
+                tpl.add_partition_offset(topic, r.tp.partition, Offset::Offset(r.from))
                     .map_err(|e| LagError::Peek { source: e })?;
-                state.insert(r.tp.1, (r, PeekResult::default(), false));
+                state.insert(r.tp.partition, (r, PeekResult::default(), false));
             }
             consumer
                 .assign(&tpl)
@@ -384,7 +359,7 @@ impl OffsetClient {
                     res.records = None;
                 }
                 if res.first.is_some() || res.records.is_some() {
-                    out.insert((topic.to_string(), p), res);
+                    out.insert(TopicPartition::new(topic, p), res);
                 }
             }
         }

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::groups::{GroupDescription, MemberDescription};
-use super::model::{self, Isolation, PartitionOffsets, Probe};
-use super::offsets::{PeekRequest, PeekResult, Tp};
+use super::model::{
+    self, GroupDescription, Isolation, MemberDescription, PartitionOffsets, PeekRequest,
+    PeekResult, Probe, TopicPartition,
+};
 use super::seconds::{self, EndHistory};
 use super::status::{Observation, PartitionKey, Status, StatusTracker, Trend};
 
@@ -151,7 +152,7 @@ pub struct Fetched {
 pub struct LagState {
     pub settings: CollectorSettings,
     tracker: StatusTracker,
-    history: HashMap<Tp, EndHistory>,
+    history: HashMap<TopicPartition, EndHistory>,
     /// Record counts of `[from, to)` ranges, by (isolation, partition, from).
     probes: HashMap<ReadKey, Probe>,
     /// Timestamp of the first record at or after `from`, by the same key.
@@ -160,10 +161,16 @@ pub struct LagState {
 
 /// Reads are cached by isolation level, partition and start offset, so groups
 /// at different positions of one partition each keep their own answer.
-type ReadKey = (Isolation, Tp, i64);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ReadKey {
+    isolation: Isolation,
+    tp: TopicPartition,
+    /// The offset the read starts at.
+    from: i64,
+}
 
-fn tp_of(p: &PartitionOffsets) -> Tp {
-    (p.topic.clone(), p.partition)
+fn tp_of(p: &PartitionOffsets) -> TopicPartition {
+    TopicPartition::new(p.topic.clone(), p.partition)
 }
 
 /// The offset of the next record a group reads: its committed offset, or
@@ -193,7 +200,7 @@ impl LagState {
 
     /// Add this cycle's log-end offsets to the per-partition history.
     pub fn record_ends(&mut self, f: &Fetched) {
-        let mut seen: HashSet<Tp> = HashSet::new();
+        let mut seen: HashSet<TopicPartition> = HashSet::new();
         for g in &f.groups {
             let Ok(parts) = &g.partitions else { continue };
             for p in parts {
@@ -215,7 +222,7 @@ impl LagState {
     /// history does not cover; at most `peek_max_partitions` in all. Grouped
     /// in rounds, each holding a partition at most once (one assignment).
     pub fn peek_requests(&self, f: &Fetched) -> Vec<(Isolation, Vec<PeekRequest>)> {
-        let mut wanted: HashMap<(Isolation, Tp), Vec<PeekRequest>> = HashMap::new();
+        let mut wanted: HashMap<(Isolation, TopicPartition), Vec<PeekRequest>> = HashMap::new();
         let mut budget = self.settings.peek_max_partitions;
         for g in &f.groups {
             let iso = self.isolation(&g.desc.group);
@@ -227,7 +234,11 @@ impl LagState {
                 let o = &p.offsets;
                 let tp = tp_of(o);
                 let from = next_offset(o);
-                let key: ReadKey = (iso, tp.clone(), from);
+                let key = ReadKey {
+                    isolation: iso,
+                    tp: tp.clone(),
+                    from,
+                };
                 let range = model::probe_range(o, iso, self.settings.probe_max_gap);
                 let need_count =
                     range.is_some_and(|(_, to)| self.probes.get(&key).map_or(true, |p| p.to != to));
@@ -278,13 +289,17 @@ impl LagState {
         &mut self,
         iso: Isolation,
         reqs: &[PeekRequest],
-        found: &HashMap<Tp, PeekResult>,
+        found: &HashMap<TopicPartition, PeekResult>,
     ) {
         for r in reqs {
             let Some(res) = found.get(&r.tp) else {
                 continue;
             };
-            let key: ReadKey = (iso, r.tp.clone(), r.from);
+            let key = ReadKey {
+                isolation: iso,
+                tp: r.tp.clone(),
+                from: r.from,
+            };
             if let (true, Some(n)) = (r.count, res.records) {
                 self.probes.insert(
                     key.clone(),
@@ -330,68 +345,15 @@ impl LagState {
                     out.error = Some(e);
                 }
                 Ok(parts) => {
-                    out.partitions.reserve(parts.len());
-                    for p in parts {
-                        let o = p.offsets;
-                        let tp = tp_of(&o);
-                        let from = next_offset(&o);
-                        let key: ReadKey = (iso, tp, from);
-                        let lag = model::partition_lag(&o, iso, self.probes.get(&key));
-                        let ts = self.timestamps.get(&key).copied();
-                        let secs = seconds::lag_seconds(
-                            lag.records,
-                            from,
-                            now,
-                            self.history.get(&key.1),
-                            ts,
-                        );
-                        live.insert(key);
-                        let pkey: PartitionKey = (out.group.clone(), o.topic.clone(), o.partition);
-                        let (status, trend) = self.tracker.observe(
-                            &pkey,
-                            Observation {
-                                at_ms: now,
-                                committed: o.committed,
-                                lag: lag.records,
-                                owned: p.owner.is_some(),
-                                error: o.end.is_none() && o.committed.is_some(),
-                            },
-                        );
-                        seen.insert(pkey);
-                        let owner: Option<&MemberDescription> =
-                            p.owner.and_then(|i| desc.members.get(i));
-                        out.partitions.push(PartitionLag {
-                            topic: o.topic,
-                            partition: o.partition,
-                            committed: o.committed,
-                            start: o.start,
-                            end: o.end,
-                            stable: o.stable,
-                            lag: lag.records,
-                            offset_lag: lag.offsets_to_hw,
-                            truncated: lag.truncated,
-                            probed: lag.probed,
-                            lag_seconds: secs,
-                            status,
-                            trend,
-                            consumer_id: owner.map(|m| m.member_id.clone()),
-                            host: owner.map(|m| m.host.clone()),
-                            client_id: owner.map(|m| m.client_id.clone()),
-                        });
-                    }
-                    out.lag = model::sum_lag(out.partitions.iter().map(|p| p.lag));
-                    out.lag_seconds = out
-                        .partitions
-                        .iter()
-                        .filter_map(|p| p.lag_seconds)
-                        .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))));
-                    out.status = out
-                        .partitions
-                        .iter()
-                        .map(|p| p.status)
-                        .max()
-                        .unwrap_or(Status::Ok);
-                    out.trend = Trend::combine(out.partitions.iter().map(|p| p.trend), out.lag);
+                    let group = out.group.clone();
+                    out.partitions = parts
+                        .into_iter()
+                        .map(|p| {
+                            let ctx = (&group, iso, now, &desc.members[..]);
+                            self.partition(ctx, p, &mut seen, &mut live)
+                        })
+                        .collect();
+                    summarize(&mut out);
                 }
             }
             out.members = desc.members;
@@ -402,6 +364,77 @@ impl LagState {
         self.timestamps.retain(|k, _| live.contains(k));
         groups
     }
+
+    /// One partition of a group: lag, seconds, status and trend; the keys it
+    /// used are added to `seen` and `live` (what is not is forgotten).
+    fn partition(
+        &mut self,
+        (group, iso, now, members): (&String, Isolation, i64, &[MemberDescription]),
+        p: FetchedPartition,
+        seen: &mut HashSet<PartitionKey>,
+        live: &mut HashSet<ReadKey>,
+    ) -> PartitionLag {
+        let o = p.offsets;
+        let from = next_offset(&o);
+        let key = ReadKey {
+            isolation: iso,
+            tp: tp_of(&o),
+            from,
+        };
+        let lag = model::partition_lag(&o, iso, self.probes.get(&key));
+        let ts = self.timestamps.get(&key).copied();
+        let secs = seconds::lag_seconds(lag.records, from, now, self.history.get(&key.tp), ts);
+        live.insert(key);
+        let pkey: PartitionKey = (group.clone(), o.topic.clone(), o.partition);
+        let (status, trend) = self.tracker.observe(
+            &pkey,
+            Observation {
+                at_ms: now,
+                committed: o.committed,
+                lag: lag.records,
+                owned: p.owner.is_some(),
+                error: o.end.is_none() && o.committed.is_some(),
+            },
+        );
+        seen.insert(pkey);
+        let owner: Option<&MemberDescription> = p.owner.and_then(|i| members.get(i));
+        PartitionLag {
+            topic: o.topic,
+            partition: o.partition,
+            committed: o.committed,
+            start: o.start,
+            end: o.end,
+            stable: o.stable,
+            lag: lag.records,
+            offset_lag: lag.offsets_to_hw,
+            truncated: lag.truncated,
+            probed: lag.probed,
+            lag_seconds: secs,
+            status,
+            trend,
+            consumer_id: owner.map(|m| m.member_id.clone()),
+            host: owner.map(|m| m.host.clone()),
+            client_id: owner.map(|m| m.client_id.clone()),
+        }
+    }
+}
+
+/// A group's figures from its partitions: summed lag, worst seconds and
+/// status, combined trend.
+fn summarize(out: &mut GroupLag) {
+    out.lag = model::sum_lag(out.partitions.iter().map(|p| p.lag));
+    out.lag_seconds = out
+        .partitions
+        .iter()
+        .filter_map(|p| p.lag_seconds)
+        .fold(None, |a: Option<f64>, s| Some(a.map_or(s, |a| a.max(s))));
+    out.status = out
+        .partitions
+        .iter()
+        .map(|p| p.status)
+        .max()
+        .unwrap_or(Status::Ok);
+    out.trend = Trend::combine(out.partitions.iter().map(|p| p.trend), out.lag);
 }
 
 #[cfg(test)]

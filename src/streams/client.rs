@@ -4,16 +4,17 @@
 //! metrics. Input: snapshot + context; output: families.
 
 use super::naming::{Rules, TimeUnit};
-use super::{emit_bean, Client, Context, Families, Group, Level};
-use crate::exposition::{Family, Kind};
+use super::{emit_bean, Context, Group, Level, Out, CLIENT_BEANS};
+use crate::exposition::Kind;
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "client",
     help: "Kafka Streams client: state (StateSet), version/commit id/recording level (info), thread counts",
     default_on: true,
+    beans: &[CLIENT_BEANS],
+    level: |_, a| (!NOT_NUMERIC_METRICS.contains(&a)).then_some(Level::Info),
     build,
-    observed: |_| Level::Info,
 };
 
 /// `KafkaStreams.State` constants (exported by name; ordinals differ across versions).
@@ -39,11 +40,24 @@ const RULES: Rules<'static> = Rules {
     rates: false,
 };
 
+/// A Kafka Streams client (`KafkaStreams` instance) inside a JVM.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamsApp {
+    pub application_id: String,
+    pub client_id: String,
+    /// `KafkaStreams.State` by name, when the snapshot has it.
+    pub state: Option<String>,
+    /// The Kafka Streams version, when the snapshot has it.
+    pub version: Option<String>,
+}
+
 /// The Kafka Streams clients of a snapshot, by `client-id` tag, with their
-/// application id (attribute, or tag on 4.2+, or derived from the default client id).
-pub fn clients(snapshot: &Snapshot) -> Vec<Client> {
-    let mut out: Vec<Client> = Vec::new();
-    for b in snapshot.of_type("kafka.streams", "stream-metrics") {
+/// application id (attribute, or tag on 4.2+, or derived from the default
+/// client id), state and version. The one place that finds Streams apps in
+/// a snapshot (`jvms`, discovery, scrape and serve all use it).
+pub fn apps(snapshot: &Snapshot) -> Vec<StreamsApp> {
+    let mut out: Vec<StreamsApp> = Vec::new();
+    for b in snapshot.of_type(CLIENT_BEANS.domain, CLIENT_BEANS.ty) {
         let Some(client_id) = b.name.get("client-id") else {
             continue;
         };
@@ -51,21 +65,39 @@ pub fn clients(snapshot: &Snapshot) -> Vec<Client> {
             .text("application-id")
             .or_else(|| b.name.get("application-id"))
             .map(str::to_string);
+        let state = b.text("state").map(str::to_string);
+        let version = b.text("version").map(str::to_string);
         // 4.0+ splits a client over beans with and without `process-id`:
-        // the one that declares the application id wins.
+        // the one that declares the application id wins; state and version
+        // come from whichever bean has them.
         if let Some(c) = out.iter_mut().find(|c| c.client_id == client_id) {
             if let Some(a) = declared {
                 c.application_id = a;
             }
+            c.state = c.state.take().or(state);
+            c.version = c.version.take().or(version);
             continue;
         }
         let application_id = declared.unwrap_or_else(|| application_from_client_id(client_id));
-        out.push(Client {
+        out.push(StreamsApp {
             client_id: client_id.to_string(),
             application_id,
+            state,
+            version,
         });
     }
     out
+}
+
+/// The distinct application ids of a snapshot, sorted.
+pub fn application_ids(snapshot: &Snapshot) -> Vec<String> {
+    let mut ids: Vec<String> = apps(snapshot)
+        .into_iter()
+        .map(|a| a.application_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// Kafka's default `client.id` is `<application.id>-<UUID>`: strip the UUID.
@@ -87,7 +119,7 @@ pub fn application_from_client_id(client_id: &str) -> String {
 /// One StateSet family: 1 for `current`, 0 for every other known state (an
 /// unknown current state is added).
 pub fn push_state_set(
-    out: &mut Families,
+    out: &mut Out,
     name: &str,
     help: &str,
     labels: &[(String, String)],
@@ -112,9 +144,8 @@ pub fn push_state_set(
     }
 }
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
-    for b in snapshot.of_type("kafka.streams", "stream-metrics") {
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
+    for b in snapshot.of_type(CLIENT_BEANS.domain, CLIENT_BEANS.ty) {
         let Some(client_id) = b.name.get("client-id") else {
             continue;
         };
@@ -130,7 +161,7 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
         ];
         if let Some(state) = b.text("state") {
             push_state_set(
-                &mut out,
+                out,
                 "kafka_streams_state",
                 "Kafka Streams client state (KafkaStreams.State): 1 for the current state.",
                 &labels,
@@ -164,11 +195,10 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             1.0,
         );
         let rules = RULES.with_rates(ctx.rates);
-        emit_bean(&mut out, ctx, b, &rules, &labels, |a| {
-            (!NOT_NUMERIC_METRICS.contains(&a)).then_some(Level::Info)
+        emit_bean(out, ctx, b, &rules, &labels, |a| {
+            (GROUP.level)(CLIENT_BEANS.ty, a)
         });
     }
-    out.into_vec()
 }
 
 #[cfg(test)]

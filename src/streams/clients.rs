@@ -4,40 +4,51 @@
 //! exported. Input: snapshot + context; output: families.
 
 use super::naming::{Rules, TimeUnit};
-use super::{emit_bean, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, Beans, Context, Group, Level, Out};
 use crate::jmx::{Bean, Snapshot};
+
+const FETCH_BEANS: Beans = Beans::of("kafka.consumer", "consumer-fetch-manager-metrics");
+const COORDINATOR_BEANS: Beans = Beans::of("kafka.consumer", "consumer-coordinator-metrics");
+const CONSUMER_BEANS: &[Beans] = &[FETCH_BEANS, COORDINATOR_BEANS];
+const ADMIN_BEANS: Beans = Beans::of("kafka.admin.client", "admin-client-metrics");
 
 pub const CONSUMER: Group = Group {
     name: "consumer",
     help: "Main (and global) consumers: fetch manager per client/topic/partition (records-lag, records-lead), coordinator",
     default_on: true,
+    beans: CONSUMER_BEANS,
+    level: |_, _| Some(Level::Info),
     build: build_consumer,
-    observed: |_| Level::Info,
 };
 
 pub const RESTORE_CONSUMER: Group = Group {
     name: "restore_consumer",
     help: "Restore consumers: fetch manager per client/topic/partition (records-lag is the restore backlog)",
     default_on: true,
+    beans: CONSUMER_BEANS,
+    level: |_, _| Some(Level::Info),
     build: build_restore_consumer,
-    observed: |_| Level::Info,
 };
 
 pub const PRODUCER: Group = Group {
     name: "producer",
     help: "Producers: client-level and per-topic producer metrics",
     default_on: true,
+    beans: &[
+        Beans::of("kafka.producer", "producer-metrics"),
+        Beans::of("kafka.producer", "producer-topic-metrics"),
+    ],
+    level: |_, _| Some(Level::Info),
     build: build_producer,
-    observed: |_| Level::Info,
 };
 
 pub const ADMIN: Group = Group {
     name: "admin",
     help: "Admin client: client-level metrics",
     default_on: true,
+    beans: &[ADMIN_BEANS],
+    level: |_, _| Some(Level::Info),
     build: build_admin,
-    observed: |_| Level::Info,
 };
 
 /// Which embedded client a `client-id` is, from its suffix after `<client.id>-`.
@@ -130,12 +141,12 @@ const RESTORE_PREFIXES: ConsumerPrefixes = [
 fn consumer_like(
     snapshot: &Snapshot,
     ctx: &Context,
+    out: &mut Out,
     want: Role,
     p: ConsumerPrefixes,
-) -> Vec<Family> {
-    let mut out = Families::new();
+) {
     let [fetch, topic, partition, coordinator] = p.map(|prefix| rules(prefix, ctx.rates));
-    for b in snapshot.of_type("kafka.consumer", "consumer-fetch-manager-metrics") {
+    for b in snapshot.of_type(FETCH_BEANS.domain, FETCH_BEANS.ty) {
         let Some(labels) = labels_of(ctx, b, want) else {
             continue;
         };
@@ -144,29 +155,25 @@ fn consumer_like(
             (Some(_), None) => &topic,
             _ => &fetch,
         };
-        emit_bean(&mut out, ctx, b, r, &labels, |_| Some(Level::Info));
+        emit_bean(out, ctx, b, r, &labels, CONSUMER.level_of(b));
     }
-    for b in snapshot.of_type("kafka.consumer", "consumer-coordinator-metrics") {
+    for b in snapshot.of_type(COORDINATOR_BEANS.domain, COORDINATOR_BEANS.ty) {
         let Some(labels) = labels_of(ctx, b, want) else {
             continue;
         };
-        emit_bean(&mut out, ctx, b, &coordinator, &labels, |_| {
-            Some(Level::Info)
-        });
+        emit_bean(out, ctx, b, &coordinator, &labels, CONSUMER.level_of(b));
     }
-    out.into_vec()
 }
 
-fn build_consumer(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    consumer_like(snapshot, ctx, Role::Consumer, CONSUMER_PREFIXES)
+fn build_consumer(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
+    consumer_like(snapshot, ctx, out, Role::Consumer, CONSUMER_PREFIXES)
 }
 
-fn build_restore_consumer(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    consumer_like(snapshot, ctx, Role::RestoreConsumer, RESTORE_PREFIXES)
+fn build_restore_consumer(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
+    consumer_like(snapshot, ctx, out, Role::RestoreConsumer, RESTORE_PREFIXES)
 }
 
-fn build_producer(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build_producer(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let client = rules("kafka_streams_producer", ctx.rates);
     let topic = rules("kafka_streams_producer_topic", ctx.rates);
     for (ty, r) in [
@@ -177,22 +184,19 @@ fn build_producer(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             let Some(labels) = labels_of(ctx, b, Role::Producer) else {
                 continue;
             };
-            emit_bean(&mut out, ctx, b, r, &labels, |_| Some(Level::Info));
+            emit_bean(out, ctx, b, r, &labels, PRODUCER.level_of(b));
         }
     }
-    out.into_vec()
 }
 
-fn build_admin(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build_admin(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let r = rules("kafka_streams_admin", ctx.rates);
-    for b in snapshot.of_type("kafka.admin.client", "admin-client-metrics") {
+    for b in snapshot.of_type(ADMIN_BEANS.domain, ADMIN_BEANS.ty) {
         let Some(labels) = labels_of(ctx, b, Role::Admin) else {
             continue;
         };
-        emit_bean(&mut out, ctx, b, &r, &labels, |_| Some(Level::Info));
+        emit_bean(out, ctx, b, &r, &labels, ADMIN.level_of(b));
     }
-    out.into_vec()
 }
 
 #[cfg(test)]

@@ -6,16 +6,25 @@
 //! our kinds it is two counters, `jvm_gc_collection_seconds_total{gc}` (the
 //! summary's `_sum`) and `jvm_gc_collections_total{gc}` (its `_count`).
 
-use super::{Context, Families, Group, Level};
-use crate::exposition::{Family, Kind};
+use super::{Beans, Context, Group, Level, Out};
+use crate::exposition::Kind;
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "jvm",
     help: "JVM basics from the platform MXBeans: memory by area and pool, GC, threads, classes, CPU, start time, open file descriptors",
     default_on: true,
+    beans: &[
+        Beans::of("java.lang", "Memory"),
+        Beans::of("java.lang", "MemoryPool"),
+        Beans::of("java.lang", "GarbageCollector"),
+        Beans::of("java.lang", "Threading"),
+        Beans::of("java.lang", "ClassLoading"),
+        Beans::of("java.lang", "OperatingSystem"),
+        Beans::of("java.lang", "Runtime"),
+    ],
+    level: |_, _| Some(Level::Info),
     build,
-    observed: |_| Level::Info,
 };
 
 const USAGE: &[(&str, &str)] = &[
@@ -25,8 +34,7 @@ const USAGE: &[(&str, &str)] = &[
     ("init", "init"),
 ];
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let mut apps: Vec<&str> = ctx
         .clients
         .iter()
@@ -34,85 +42,120 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
         .collect();
     apps.sort_unstable();
     apps.dedup();
-    let base = vec![
-        ("application_id".to_string(), apps.join(",")),
-        ("target".to_string(), ctx.target.clone()),
-    ];
-    let with = |k: &str, v: &str| {
-        let mut l = base.clone();
+    let mut w = Writer {
+        base: vec![
+            ("application_id".to_string(), apps.join(",")),
+            ("target".to_string(), ctx.target.clone()),
+        ],
+        out,
+    };
+    for section in [memory, memory_pools, gc, threads, classes, process, runtime] {
+        section(snapshot, &mut w);
+    }
+}
+
+/// Writes JVM families with the labels every one of them carries.
+struct Writer<'a> {
+    base: Vec<(String, String)>,
+    out: &'a mut Out,
+}
+
+impl Writer<'_> {
+    /// The base labels plus `k=v`.
+    fn with(&self, k: &str, v: &str) -> Vec<(String, String)> {
+        let mut l = self.base.clone();
         l.push((k.to_string(), v.to_string()));
         l
-    };
-    let mut add =
-        |name: &str, kind: Kind, help: &str, labels: Vec<(String, String)>, v: Option<f64>| {
-            if let Some(v) = v.filter(|v| v.is_finite()) {
-                out.add(name, kind, help, labels, v);
-            }
-        };
+    }
 
+    /// One sample, when the value exists and is finite.
+    fn add(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        help: &str,
+        labels: Vec<(String, String)>,
+        v: Option<f64>,
+    ) {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            self.out.add(name, kind, help, labels, v);
+        }
+    }
+}
+
+fn memory(snapshot: &Snapshot, w: &mut Writer<'_>) {
     if let Some(m) = snapshot.find("java.lang:type=Memory") {
         for (area, prefix) in [
             ("heap", "HeapMemoryUsage"),
             ("nonheap", "NonHeapMemoryUsage"),
         ] {
             for (field, word) in USAGE {
-                add(
+                w.add(
                     &format!("jvm_memory_{word}_bytes"),
                     Kind::Gauge,
                     &format!("JVM memory {word} by area (MemoryMXBean {prefix}.{field})."),
-                    with("area", area),
+                    w.with("area", area),
                     m.f64(&format!("{prefix}.{field}")),
                 );
             }
         }
-        add(
+        w.add(
             "jvm_memory_objects_pending_finalization",
             Kind::Gauge,
             "Objects waiting in the finalizer queue.",
-            base.clone(),
+            w.base.clone(),
             m.f64("ObjectPendingFinalizationCount"),
         );
     }
+}
+
+fn memory_pools(snapshot: &Snapshot, w: &mut Writer<'_>) {
     for b in snapshot.of_type("java.lang", "MemoryPool") {
         let Some(pool) = b.name.get("name") else {
             continue;
         };
         for (field, word) in USAGE {
-            add(
+            w.add(
                 &format!("jvm_memory_pool_{word}_bytes"),
                 Kind::Gauge,
                 &format!("JVM memory pool {word} (MemoryPoolMXBean Usage.{field})."),
-                with("pool", pool),
+                w.with("pool", pool),
                 b.f64(&format!("Usage.{field}")),
             );
         }
-        add(
+        w.add(
             "jvm_memory_pool_collection_used_bytes",
             Kind::Gauge,
             "JVM memory pool used after the last collection (CollectionUsage.used).",
-            with("pool", pool),
+            w.with("pool", pool),
             b.f64("CollectionUsage.used"),
         );
     }
+}
+
+fn gc(snapshot: &Snapshot, w: &mut Writer<'_>) {
     for b in snapshot.of_type("java.lang", "GarbageCollector") {
         let Some(gc) = b.name.get("name") else {
             continue;
         };
-        add(
+        w.add(
             "jvm_gc_collections",
             Kind::Counter,
             "GC collections per collector (the count of the Java client's jvm_gc_collection_seconds summary).",
-            with("gc", gc),
+            w.with("gc", gc),
             b.f64("CollectionCount").filter(|v| *v >= 0.0),
         );
-        add(
+        w.add(
             "jvm_gc_collection_seconds",
             Kind::Counter,
             "Accumulated GC time per collector, seconds (the sum of the Java client's jvm_gc_collection_seconds summary).",
-            with("gc", gc),
+            w.with("gc", gc),
             b.f64("CollectionTime").filter(|v| *v >= 0.0).map(|v| v / 1e3),
         );
     }
+}
+
+fn threads(snapshot: &Snapshot, w: &mut Writer<'_>) {
     if let Some(t) = snapshot.find("java.lang:type=Threading") {
         for (attr, name, kind, help) in [
             (
@@ -140,9 +183,12 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
                 "Threads started since JVM start.",
             ),
         ] {
-            add(name, kind, help, base.clone(), t.f64(attr));
+            w.add(name, kind, help, w.base.clone(), t.f64(attr));
         }
     }
+}
+
+fn classes(snapshot: &Snapshot, w: &mut Writer<'_>) {
     if let Some(c) = snapshot.find("java.lang:type=ClassLoading") {
         for (attr, name, kind, help) in [
             (
@@ -164,50 +210,56 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
                 "Classes unloaded since JVM start.",
             ),
         ] {
-            add(name, kind, help, base.clone(), c.f64(attr));
+            w.add(name, kind, help, w.base.clone(), c.f64(attr));
         }
     }
+}
+
+fn process(snapshot: &Snapshot, w: &mut Writer<'_>) {
     if let Some(os) = snapshot.find("java.lang:type=OperatingSystem") {
-        add(
+        w.add(
             "process_cpu_seconds",
             Kind::Counter,
             "CPU time of the JVM process, seconds.",
-            base.clone(),
+            w.base.clone(),
             os.f64("ProcessCpuTime")
                 .filter(|v| *v >= 0.0)
                 .map(|v| v / 1e9),
         );
-        add(
+        w.add(
             "process_open_fds",
             Kind::Gauge,
             "Open file descriptors of the JVM process.",
-            base.clone(),
+            w.base.clone(),
             os.f64("OpenFileDescriptorCount"),
         );
-        add(
+        w.add(
             "process_max_fds",
             Kind::Gauge,
             "Maximum open file descriptors of the JVM process.",
-            base.clone(),
+            w.base.clone(),
             os.f64("MaxFileDescriptorCount"),
         );
     }
+}
+
+fn runtime(snapshot: &Snapshot, w: &mut Writer<'_>) {
     if let Some(rt) = snapshot.find("java.lang:type=Runtime") {
-        add(
+        w.add(
             "process_start_time_seconds",
             Kind::Gauge,
             "Start time of the JVM process since the epoch, seconds.",
-            base.clone(),
+            w.base.clone(),
             rt.f64("StartTime").map(|v| v / 1e3),
         );
-        add(
+        w.add(
             "jvm_uptime_seconds",
             Kind::Gauge,
             "Uptime of the JVM, seconds.",
-            base.clone(),
+            w.base.clone(),
             rt.f64("Uptime").map(|v| v / 1e3),
         );
-        let mut info = base.clone();
+        let mut info = w.base.clone();
         for (attr, label) in [
             ("VmName", "runtime"),
             ("VmVendor", "vendor"),
@@ -217,8 +269,8 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
                 info.push((label.to_string(), v.to_string()));
             }
         }
-        if info.len() > base.len() {
-            out.add(
+        if info.len() > w.base.len() {
+            w.out.add(
                 "jvm_runtime",
                 Kind::Info,
                 "JVM runtime name, vendor and version.",
@@ -227,5 +279,4 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             );
         }
     }
-    out.into_vec()
 }

@@ -80,7 +80,7 @@ pub fn recording_level(snapshot: &Snapshot) -> (Level, LevelSource) {
     }
     let inferred = super::GROUPS
         .iter()
-        .map(|g| (g.observed)(snapshot))
+        .map(|g| super::observed_level(snapshot, g))
         .max()
         .unwrap_or(Level::Info);
     if inferred > Level::Info

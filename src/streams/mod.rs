@@ -2,12 +2,15 @@
 //! metric families (`Vec<exposition::Family>`). No I/O: every rule here is a
 //! function of a snapshot and a [`Context`].
 //!
-//! A new group is one file plus one line in [`GROUPS`]; the `--[no-]group.<name>`
-//! flags and their help come from that list.
+//! A new group is one file plus one line in [`GROUPS`]: its entry carries the
+//! beans it reads (the reader's include list is built from the enabled
+//! groups), the recording level of each attribute (the app's level is
+//! inferred from it), and its build function; the `--[no-]group.<name>` flags
+//! and their help come from the same list.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
-use crate::exposition::{Family, Kind};
+use crate::exposition::{Family, FamilySet, Kind};
 use crate::jmx::{Bean, Snapshot, Value};
 
 pub mod client;
@@ -24,19 +27,44 @@ pub mod task;
 pub mod thread;
 pub mod topic;
 
+pub use client::{apps, StreamsApp};
 pub use level::{Level, LevelSource};
 use naming::{metric_name, Rules};
 
-/// One metric group: its flag name, help, default, how it builds families and
-/// which recording level its beans show as recorded.
+/// The beans of one MBean type (`<domain>:type=<ty>,*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Beans {
+    pub domain: &'static str,
+    pub ty: &'static str,
+}
+
+impl Beans {
+    pub const fn of(domain: &'static str, ty: &'static str) -> Beans {
+        Beans { domain, ty }
+    }
+
+    /// The ObjectName pattern the reader asks for.
+    pub fn pattern(&self) -> String {
+        format!("{}:type={},*", self.domain, self.ty)
+    }
+}
+
+/// The client beans every build needs (clients, recording level), read
+/// whatever groups are enabled.
+pub const CLIENT_BEANS: Beans = Beans::of("kafka.streams", "stream-metrics");
+
+/// One metric group: its flag name, help, default, the beans it reads, the
+/// recording level of their attributes, and how it builds families.
 pub struct Group {
     pub name: &'static str,
     pub help: &'static str,
     pub default_on: bool,
-    pub build: fn(&Snapshot, &Context) -> Vec<Family>,
-    /// The highest recording level whose metrics carry values in this snapshot
-    /// (used to infer the level when Kafka does not expose `recording-level`).
-    pub observed: fn(&Snapshot) -> Level,
+    pub beans: &'static [Beans],
+    /// The recording level of an attribute of a bean of type `ty`, or `None`
+    /// when the attribute is not this group's metric. Used by the build and
+    /// to infer the app's level when Kafka does not expose `recording-level`.
+    pub level: fn(ty: &str, attribute: &str) -> Option<Level>,
+    pub build: fn(&Snapshot, &Context, &mut Out),
 }
 
 /// Every group, in output order.
@@ -56,6 +84,15 @@ pub const GROUPS: &[Group] = &[
     clients::ADMIN,
     jvm::GROUP,
 ];
+
+impl Group {
+    /// The level of each attribute of `bean` under this group (the `select`
+    /// of [`emit_bean`]).
+    pub fn level_of<'a>(&'a self, bean: &'a Bean) -> impl Fn(&str) -> Option<Level> + 'a {
+        let ty = bean.name.get("type").unwrap_or_default();
+        move |a| (self.level)(ty, a)
+    }
+}
 
 pub fn group(name: &str) -> Option<&'static Group> {
     GROUPS.iter().find(|g| g.name == name)
@@ -83,18 +120,30 @@ impl Default for Options {
     }
 }
 
-/// A Kafka Streams client (`KafkaStreams` instance) found in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Client {
-    pub client_id: String,
-    pub application_id: String,
+impl Options {
+    /// The enabled groups, in output order.
+    pub fn enabled(&self) -> impl Iterator<Item = &'static Group> + '_ {
+        GROUPS.iter().filter(|g| self.groups.contains(&g.name))
+    }
+
+    /// The reader's include list: the client beans and every enabled group's beans.
+    pub fn patterns(&self) -> Vec<String> {
+        let mut out = vec![CLIENT_BEANS.pattern()];
+        for b in self.enabled().flat_map(|g| g.beans) {
+            let p = b.pattern();
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        out
+    }
 }
 
 /// What a group needs besides the snapshot: the clients, the recording level,
 /// the options and the target's name.
 #[derive(Debug, Clone)]
 pub struct Context {
-    pub clients: Vec<Client>,
+    pub clients: Vec<StreamsApp>,
     pub level: Level,
     pub level_source: LevelSource,
     pub rates: bool,
@@ -113,7 +162,7 @@ pub struct Owner {
 
 impl Context {
     pub fn new(snapshot: &Snapshot, rates: bool, target: impl Into<String>) -> Context {
-        let clients = client::clients(snapshot);
+        let clients = apps(snapshot);
         let (level, level_source) = level::recording_level(snapshot);
         Context {
             clients,
@@ -184,86 +233,18 @@ pub fn task_labels(labels: &mut Vec<(String, String)>, task_id: &str) {
     }
 }
 
-/// Families being built, keyed by name; samples of equal names merge, a
-/// repeated label set is dropped (the first wins), a kind conflict is dropped.
-/// A family and the hashes of the label sets it holds (to indexes of samples).
-type Entry = (Family, HashMap<u64, Vec<usize>>);
-
-fn label_hash(labels: &[(String, String)]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut h);
-    h.finish()
-}
-
-/// Families being built, keyed by name; samples of equal names merge, a
-/// repeated label set is dropped (the first wins), a kind conflict is dropped.
+/// What groups write into while one snapshot is built: its families (an
+/// `exposition::FamilySet`, reached through `Deref`) and the naming decisions
+/// made so far (per rules prefix and attribute, made once).
 #[derive(Debug, Default)]
-pub struct Families {
-    map: BTreeMap<String, Entry>,
-    /// Naming decisions per (prefix, attribute), made once per build.
+pub struct Out {
+    families: FamilySet,
     names: HashMap<String, HashMap<String, Option<naming::MetricName>>>,
 }
 
-impl Families {
+impl Out {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    pub fn add(
-        &mut self,
-        name: &str,
-        kind: Kind,
-        help: &str,
-        labels: Vec<(String, String)>,
-        value: f64,
-    ) {
-        self.add_with(name, kind, || help.to_string(), labels, value);
-    }
-
-    /// Like [`Families::add`], building the help text only for a new family.
-    pub fn add_with(
-        &mut self,
-        name: &str,
-        kind: Kind,
-        help: impl FnOnce() -> String,
-        labels: Vec<(String, String)>,
-        value: f64,
-    ) {
-        let entry = match self.map.get_mut(name) {
-            Some(e) => e,
-            None => self
-                .map
-                .entry(name.to_string())
-                .or_insert_with(|| (Family::new(name, kind, help()), HashMap::new())),
-        };
-        if entry.0.kind != kind {
-            tracing::debug!(family = name, "metric kind conflict, sample dropped");
-            return;
-        }
-        let idx = entry.1.entry(label_hash(&labels)).or_default();
-        if idx.iter().any(|&i| entry.0.samples[i].labels == labels) {
-            return;
-        }
-        idx.push(entry.0.samples.len());
-        entry.0.push(labels, value);
-    }
-
-    pub fn extend(&mut self, families: Vec<Family>) {
-        for f in families {
-            if !self.map.contains_key(&f.name) {
-                let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
-                for (i, s) in f.samples.iter().enumerate() {
-                    index.entry(label_hash(&s.labels)).or_default().push(i);
-                }
-                self.map.insert(f.name.clone(), (f, index));
-                continue;
-            }
-            let (name, kind, help) = (f.name, f.kind, f.help);
-            for s in f.samples {
-                self.add_with(&name, kind, || help.clone(), s.labels, s.value);
-            }
-        }
     }
 
     /// The naming decision for an attribute under `rules`, computed once.
@@ -281,11 +262,20 @@ impl Families {
 
     /// Families sorted by name, empty ones left out.
     pub fn into_vec(self) -> Vec<Family> {
-        self.map
-            .into_values()
-            .map(|(f, _)| f)
-            .filter(|f| !f.samples.is_empty())
-            .collect()
+        self.families.into_vec()
+    }
+}
+
+impl std::ops::Deref for Out {
+    type Target = FamilySet;
+    fn deref(&self) -> &FamilySet {
+        &self.families
+    }
+}
+
+impl std::ops::DerefMut for Out {
+    fn deref_mut(&mut self) -> &mut FamilySet {
+        &mut self.families
     }
 }
 
@@ -297,7 +287,7 @@ impl Families {
 /// sample yet); infinities (older Kafka's empty Max/Min) also mean "no sample"
 /// and become NaN; a NaN counter is dropped.
 pub fn emit_bean(
-    out: &mut Families,
+    out: &mut Out,
     ctx: &Context,
     bean: &Bean,
     rules: &Rules<'_>,
@@ -355,23 +345,18 @@ fn help_text(kafka_type: &str, attribute: &str, scale: f64) -> String {
     format!("Kafka {kafka_type} {attribute}{unit}.")
 }
 
-/// The highest level among attributes that carry a value (finite, non-zero)
-/// in beans of one type, for attributes `level_of` classifies.
-pub fn observed_level(
-    snapshot: &Snapshot,
-    domain: &str,
-    ty: &str,
-    level_of: impl Fn(&str) -> Option<Level>,
-) -> Level {
+/// The highest level among a group's attributes that carry a value (finite,
+/// non-zero) in this snapshot.
+pub fn observed_level(snapshot: &Snapshot, group: &Group) -> Level {
     let mut best = Level::Info;
-    for bean in snapshot.of_type(domain, ty) {
-        for a in &bean.attributes {
-            let Some(l) = level_of(&a.name) else { continue };
-            if l > best {
-                if let Some(v) = numeric(&a.value) {
-                    if v.is_finite() && v != 0.0 {
-                        best = l;
-                    }
+    for beans in group.beans {
+        for bean in snapshot.of_type(beans.domain, beans.ty) {
+            for a in &bean.attributes {
+                let Some(l) = (group.level)(beans.ty, &a.name) else {
+                    continue;
+                };
+                if l > best && numeric(&a.value).is_some_and(|v| v.is_finite() && v != 0.0) {
+                    best = l;
                 }
             }
         }
@@ -381,13 +366,17 @@ pub fn observed_level(
 
 /// Builds the families of one snapshot with the enabled groups.
 pub fn build(snapshot: &Snapshot, ctx: &Context, options: &Options) -> Vec<Family> {
-    let mut out = Families::new();
-    for g in GROUPS {
-        if options.groups.contains(&g.name) {
-            out.extend((g.build)(snapshot, ctx));
-        }
+    let mut out = Out::new();
+    for g in options.enabled() {
+        (g.build)(snapshot, ctx, &mut out);
     }
     out.into_vec()
+}
+
+/// The families of one snapshot read from `target` (a live read, a capture file, a golden test).
+pub fn families(snapshot: &Snapshot, target: &str, options: &Options) -> Vec<Family> {
+    let ctx = Context::new(snapshot, options.rates, target);
+    build(snapshot, &ctx, options)
 }
 
 #[cfg(test)]
@@ -414,9 +403,11 @@ mod tests {
     #[test]
     fn owners_strip_the_client_prefix() {
         let ctx = Context {
-            clients: vec![Client {
+            clients: vec![StreamsApp {
                 client_id: "app-1".into(),
                 application_id: "app".into(),
+                state: None,
+                version: None,
             }],
             level: Level::Info,
             level_source: LevelSource::Default,

@@ -79,6 +79,7 @@ const SKIP: &[&str] = &["io-waittime-total", "iotime-total"];
 ///   time unit, become `_seconds` (scaled); `bytes`/`byte` become a `_bytes` suffix;
 /// - a leading token equal to the group's last word is dropped
 ///   (`thread-start-time` in `kafka_streams_thread` -> `kafka_streams_thread_start_time_seconds`).
+// Long on purpose: the naming rules read top to bottom in the order they apply.
 pub fn metric_name(rules: &Rules<'_>, attribute: &str) -> Option<MetricName> {
     if SKIP.contains(&attribute) {
         return None;
@@ -213,6 +214,7 @@ mod tests {
     }
 
     #[test]
+    // Long on purpose: one table of cases.
     fn names_units_and_kinds() {
         use Kind::*;
         use TimeUnit::*;

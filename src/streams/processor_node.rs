@@ -3,8 +3,7 @@
 //! snapshot + context; output: families.
 
 use super::naming::Rules;
-use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, task_labels, Beans, Context, Group, Level, Out};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
@@ -12,12 +11,9 @@ pub const GROUP: Group = Group {
     help:
         "Processor nodes: end-to-end record latency (INFO); process/suppression/emit counts (DEBUG)",
     default_on: true,
+    beans: &[Beans::of("kafka.streams", "stream-processor-node-metrics")],
+    level: |_, a| Some(level(a)),
     build,
-    observed: |s| {
-        observed_level(s, "kafka.streams", "stream-processor-node-metrics", |a| {
-            Some(level(a))
-        })
-    },
 };
 
 /// `record-e2e-latency-*` is INFO, the rest DEBUG.
@@ -31,8 +27,7 @@ pub fn level(attribute: &str) -> Level {
 
 const RULES: Rules<'static> = Rules::plain("kafka_streams_processor_node");
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-processor-node-metrics") {
         let (Some(thread_id), Some(task_id), Some(node)) = (
@@ -45,7 +40,6 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
         let mut labels = ctx.thread_labels(thread_id);
         task_labels(&mut labels, task_id);
         labels.push(("processor_node".into(), node.to_string()));
-        emit_bean(&mut out, ctx, b, &rules, &labels, |a| Some(level(a)));
+        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
     }
-    out.into_vec()
 }

@@ -3,26 +3,21 @@
 //! snapshot + context; output: families.
 
 use super::naming::Rules;
-use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, task_labels, Beans, Context, Group, Level, Out};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "record_cache",
     help: "Record caches: hit ratio avg/min/max (DEBUG)",
     default_on: true,
+    beans: &[Beans::of("kafka.streams", "stream-record-cache-metrics")],
+    level: |_, _| Some(Level::Debug),
     build,
-    observed: |s| {
-        observed_level(s, "kafka.streams", "stream-record-cache-metrics", |_| {
-            Some(Level::Debug)
-        })
-    },
 };
 
 const RULES: Rules<'static> = Rules::plain("kafka_streams_record_cache");
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-record-cache-metrics") {
         let Some(thread_id) = b.name.get("thread-id") else {
@@ -35,7 +30,6 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
         if let Some(store) = b.name.get("record-cache-id") {
             labels.push(("store".into(), store.to_string()));
         }
-        emit_bean(&mut out, ctx, b, &rules, &labels, |_| Some(Level::Debug));
+        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
     }
-    out.into_vec()
 }

@@ -4,16 +4,16 @@
 
 use super::naming::{Rules, TimeUnit};
 use super::store::store_labels;
-use super::{emit_bean, observed_level, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, Beans, Context, Group, Level, Out};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "rocksdb",
     help: "RocksDB state stores: properties such as memtable sizes and estimated keys (INFO); statistics such as bytes written and hit ratios (DEBUG)",
     default_on: true,
+    beans: &[Beans::of("kafka.streams", "stream-state-metrics")],
+    level: |_, a| rocksdb_level(a),
     build,
-    observed: |s| observed_level(s, "kafka.streams", "stream-state-metrics", rocksdb_level),
 };
 
 /// RocksDB statistics: DEBUG, recorded once a minute.
@@ -104,14 +104,12 @@ const RULES: Rules<'static> = Rules {
     rates: false,
 };
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-state-metrics") {
         let Some(labels) = store_labels(ctx, b) else {
             continue;
         };
-        emit_bean(&mut out, ctx, b, &rules, &labels, rocksdb_level);
+        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
     }
-    out.into_vec()
 }

@@ -4,20 +4,16 @@
 //! context; output: families.
 
 use super::naming::{Rules, TimeUnit};
-use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, task_labels, Beans, Context, Group, Level, Out};
 use crate::jmx::{Bean, Snapshot};
 
 pub const GROUP: Group = Group {
     name: "store",
     help: "State stores: open iterators (INFO); operation latencies, counts, buffer sizes (DEBUG); e2e latency (TRACE)",
     default_on: true,
+    beans: &[Beans::of("kafka.streams", "stream-state-metrics")],
+    level: |_, a| (!super::rocksdb::is_rocksdb(a)).then(|| level(a)),
     build,
-    observed: |s| {
-        observed_level(s, "kafka.streams", "stream-state-metrics", |a| {
-            (!super::rocksdb::is_rocksdb(a)).then(|| level(a))
-        })
-    },
 };
 
 /// INFO: iterator gauges; TRACE: `record-e2e-latency-*`; DEBUG: the rest.
@@ -65,8 +61,7 @@ pub fn store_labels(ctx: &Context, bean: &Bean) -> Option<Vec<(String, String)>>
     Some(labels)
 }
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let ns = RULES_NS.with_rates(ctx.rates);
     let ms = RULES_MS.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-state-metrics") {
@@ -74,11 +69,8 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
             continue;
         };
         let e2e = |a: &str| a.starts_with("record-e2e-latency-");
-        let own = |a: &str| !super::rocksdb::is_rocksdb(a);
-        emit_bean(&mut out, ctx, b, &ns, &labels, |a| {
-            (own(a) && !e2e(a)).then(|| level(a))
-        });
-        emit_bean(&mut out, ctx, b, &ms, &labels, |a| e2e(a).then(|| level(a)));
+        let level = GROUP.level_of(b);
+        emit_bean(out, ctx, b, &ns, &labels, |a| level(a).filter(|_| !e2e(a)));
+        emit_bean(out, ctx, b, &ms, &labels, |a| level(a).filter(|_| e2e(a)));
     }
-    out.into_vec()
 }

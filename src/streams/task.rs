@@ -2,16 +2,16 @@
 //! `subtopology` and `partition` labels. Input: snapshot + context; output: families.
 
 use super::naming::{Rules, TimeUnit};
-use super::{emit_bean, observed_level, task_labels, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, task_labels, Beans, Context, Group, Level, Out};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "task",
     help: "Stream tasks: dropped records, process ratio, restore backlog (INFO); latencies and counts (DEBUG)",
     default_on: true,
+    beans: &[Beans::of("kafka.streams", "stream-task-metrics")],
+    level: |_, a| Some(level(a)),
     build,
-    observed: |s| observed_level(s, "kafka.streams", "stream-task-metrics", |a| Some(level(a))),
 };
 
 const INFO: &[&str] = &[
@@ -39,8 +39,7 @@ const RULES: Rules<'static> = Rules {
     rates: false,
 };
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-task-metrics") {
         let (Some(thread_id), Some(task_id)) = (b.name.get("thread-id"), b.name.get("task-id"))
@@ -49,7 +48,6 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
         };
         let mut labels = ctx.thread_labels(thread_id);
         task_labels(&mut labels, task_id);
-        emit_bean(&mut out, ctx, b, &rules, &labels, |a| Some(level(a)));
+        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
     }
-    out.into_vec()
 }

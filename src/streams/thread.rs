@@ -4,16 +4,16 @@
 
 use super::client::push_state_set;
 use super::naming::Rules;
-use super::{emit_bean, observed_level, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, Beans, Context, Group, Level, Out};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "thread",
     help: "Stream threads: process/poll/commit/punctuate counters and latencies, ratios, state (StateSet)",
     default_on: true,
+    beans: &[Beans::of("kafka.streams", "stream-thread-metrics")],
+    level: |_, a| (a != "thread-state" && a != "state").then_some(Level::Info),
     build,
-    observed: |s| observed_level(s, "kafka.streams", "stream-thread-metrics", |_| None),
 };
 
 /// `StreamThread.State` and `GlobalStreamThread.State` constants.
@@ -30,8 +30,7 @@ pub const GLOBAL_STATES: &[&str] = &["CREATED", "RUNNING", "PENDING_SHUTDOWN", "
 
 const RULES: Rules<'static> = Rules::plain("kafka_streams_thread");
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-thread-metrics") {
         let Some(thread_id) = b.name.get("thread-id") else {
@@ -41,7 +40,7 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
         if let Some(state) = b.text("state") {
             let global = thread_id.ends_with("GlobalStreamThread");
             push_state_set(
-                &mut out,
+                out,
                 "kafka_streams_thread_state",
                 "Stream thread state (StreamThread.State / GlobalStreamThread.State): 1 for the current state.",
                 &labels,
@@ -49,9 +48,6 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
                 state,
             );
         }
-        emit_bean(&mut out, ctx, b, &rules, &labels, |a| {
-            (a != "thread-state" && a != "state").then_some(Level::Info)
-        });
+        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
     }
-    out.into_vec()
 }

@@ -3,22 +3,21 @@
 //! context; output: families.
 
 use super::naming::Rules;
-use super::{emit_bean, task_labels, Context, Families, Group, Level};
-use crate::exposition::Family;
+use super::{emit_bean, task_labels, Beans, Context, Group, Level, Out};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
     name: "topic",
     help: "Topics per source/sink node: records and bytes consumed and produced",
     default_on: true,
+    beans: &[Beans::of("kafka.streams", "stream-topic-metrics")],
+    level: |_, _| Some(Level::Info),
     build,
-    observed: |_| Level::Info,
 };
 
 const RULES: Rules<'static> = Rules::plain("kafka_streams_topic");
 
-fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
-    let mut out = Families::new();
+fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     let rules = RULES.with_rates(ctx.rates);
     for b in snapshot.of_type("kafka.streams", "stream-topic-metrics") {
         let (Some(thread_id), Some(task_id)) = (b.name.get("thread-id"), b.name.get("task-id"))
@@ -33,7 +32,6 @@ fn build(snapshot: &Snapshot, ctx: &Context) -> Vec<Family> {
         if let Some(topic) = b.name.get("topic") {
             labels.push(("topic".into(), topic.to_string()));
         }
-        emit_bean(&mut out, ctx, b, &rules, &labels, |_| Some(Level::Info));
+        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
     }
-    out.into_vec()
 }

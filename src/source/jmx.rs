@@ -1,0 +1,250 @@
+//! The JMX source: one JVM (a connection through the embedded JVM, opened
+//! lazily and reopened after a failure) or one capture file (read again on
+//! every refresh), turned into families by the Streams model. Input: a
+//! target and the model options; output: [`Output`]s with families, the
+//! snapshot and the Streams apps, or [`SourceError`]s (a vanished pid or a
+//! removed file is `Gone`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{cause, BoxFuture, Output, Source, SourceError};
+use crate::jmx::wire::ReadResult;
+use crate::jmx::Snapshot;
+use crate::jvm::{ConnectionId, Jvm, JvmError, ReadMode, Target};
+use crate::streams::{self, Options};
+use crate::target::TargetId;
+
+/// Where the snapshots come from.
+enum Reader {
+    Live {
+        jvm: Jvm,
+        target: Target,
+        mode: ReadMode,
+        conn: tokio::sync::Mutex<Option<ConnectionId>>,
+    },
+    File(PathBuf),
+}
+
+pub struct JmxSource {
+    id: TargetId,
+    description: String,
+    reader: Reader,
+    options: Arc<Options>,
+    /// The reader's include list, from the enabled groups.
+    patterns: Vec<String>,
+}
+
+impl JmxSource {
+    /// A live JVM, connected on the first refresh (or through `conn`, an
+    /// already open connection from a discovery probe).
+    pub fn live(
+        jvm: Jvm,
+        target: Target,
+        description: String,
+        options: Arc<Options>,
+        conn: Option<ConnectionId>,
+    ) -> Self {
+        JmxSource {
+            id: target.id(),
+            description,
+            patterns: options.patterns(),
+            options,
+            reader: Reader::Live {
+                jvm,
+                target,
+                mode: ReadMode::default(),
+                conn: tokio::sync::Mutex::new(conn),
+            },
+        }
+    }
+
+    /// A capture file in the lab's format.
+    pub fn file(path: PathBuf, options: Arc<Options>) -> Self {
+        JmxSource {
+            id: TargetId::File(path.clone()),
+            description: format!("capture {}", path.display()),
+            patterns: options.patterns(),
+            options,
+            reader: Reader::File(path),
+        }
+    }
+
+    /// Reads with `mode` (the per-attribute mode is a benchmark baseline).
+    pub fn with_mode(mut self, new: ReadMode) -> Self {
+        if let Reader::Live { mode, .. } = &mut self.reader {
+            *mode = new;
+        }
+        self
+    }
+
+    fn error(&self, e: JvmError) -> SourceError {
+        let target = self.id.to_string();
+        let pid_gone = self
+            .id
+            .pid()
+            .is_some_and(|p| !crate::discovery::procfs::alive(p));
+        let c: super::Cause = Arc::new(e.clone());
+        if pid_gone {
+            return SourceError::Gone { target, cause: c };
+        }
+        match e {
+            JvmError::NoSuchProcess { .. } | JvmError::TargetGone { .. } => {
+                SourceError::Gone { target, cause: c }
+            }
+            JvmError::Timeout { after, .. } => SourceError::Timeout { target, after },
+            JvmError::NotAJvm { .. }
+            | JvmError::AttachRefused { .. }
+            | JvmError::Connect { .. }
+            | JvmError::Auth { .. }
+            | JvmError::NoJdk { .. }
+            | JvmError::NoAttachModule { .. } => SourceError::Connect { target, cause: c },
+            _ => SourceError::Read { target, cause: c },
+        }
+    }
+
+    async fn read(&self, deadline: Duration) -> Result<ReadResult, SourceError> {
+        match &self.reader {
+            Reader::File(path) => self.read_file(path.clone()).await,
+            Reader::Live {
+                jvm,
+                target,
+                mode,
+                conn,
+            } => {
+                let start = Instant::now();
+                let mut conn = conn.lock().await;
+                let id = match *conn {
+                    Some(id) => id,
+                    None => {
+                        if self
+                            .id
+                            .pid()
+                            .is_some_and(|p| !crate::discovery::procfs::alive(p))
+                        {
+                            return Err(SourceError::Gone {
+                                target: self.id.to_string(),
+                                cause: cause("process exited"),
+                            });
+                        }
+                        let id = jvm
+                            .connect(target.clone(), deadline)
+                            .await
+                            .map_err(|e| self.error(e))?;
+                        *conn = Some(id);
+                        id
+                    }
+                };
+                let left = deadline
+                    .saturating_sub(start.elapsed())
+                    .max(Duration::from_millis(50));
+                match jvm.read_with(id, self.patterns.clone(), left, *mode).await {
+                    Ok(r) => Ok(r),
+                    Err(e) => {
+                        let e = self.error(e);
+                        if !matches!(e, SourceError::Timeout { .. }) {
+                            // Reconnect on the next refresh.
+                            *conn = None;
+                            let jvm = jvm.clone();
+                            tokio::spawn(async move { jvm.close(id).await });
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn read_file(&self, path: PathBuf) -> Result<ReadResult, SourceError> {
+        let target = self.id.to_string();
+        let p = path.clone();
+        let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(p))
+            .await
+            .map_err(|e| SourceError::Read {
+                target: target.clone(),
+                cause: Arc::new(e),
+            })?;
+        let text = match read {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SourceError::Gone {
+                    target,
+                    cause: Arc::new(e),
+                })
+            }
+            Err(e) => {
+                return Err(SourceError::Read {
+                    target,
+                    cause: Arc::new(e),
+                })
+            }
+        };
+        let snapshot = Snapshot::from_capture_json(&text).map_err(|e| SourceError::Read {
+            target,
+            cause: Arc::new(e),
+        })?;
+        Ok(ReadResult {
+            snapshot,
+            problems: Vec::new(),
+        })
+    }
+}
+
+impl Source for JmxSource {
+    fn kind(&self) -> &'static str {
+        "jmx"
+    }
+
+    fn target(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn description(&self) -> String {
+        self.description.clone()
+    }
+
+    fn jvm(&self) -> Option<&TargetId> {
+        match self.reader {
+            Reader::Live { .. } => Some(&self.id),
+            Reader::File(_) => None,
+        }
+    }
+
+    fn refresh(&self, deadline: Duration) -> BoxFuture<'_, Result<Output, SourceError>> {
+        Box::pin(async move {
+            let r = self.read(deadline).await?;
+            if !r.problems.is_empty() {
+                tracing::debug!(target_name = %self.id, problems = r.problems.len(), "beans unreadable in this read");
+            }
+            let snapshot = Arc::new(r.snapshot);
+            let (snap, options, target) = (snapshot.clone(), self.options.clone(), self.target());
+            let families =
+                tokio::task::spawn_blocking(move || streams::families(&snap, &target, &options))
+                    .await
+                    .map_err(|e| SourceError::Read {
+                        target: self.target(),
+                        cause: Arc::new(e),
+                    })?;
+            Ok(Output {
+                families,
+                apps: streams::apps(&snapshot),
+                snapshot: Some(snapshot),
+                ..Output::default()
+            })
+        })
+    }
+}
+
+impl Drop for JmxSource {
+    fn drop(&mut self) {
+        if let Reader::Live { jvm, conn, .. } = &mut self.reader {
+            if let Some(id) = conn.get_mut().take() {
+                let jvm = jvm.clone();
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move { jvm.close(id).await });
+                }
+            }
+        }
+    }
+}
