@@ -176,7 +176,21 @@ fn only_streams_apps_are_attached() {
             .then_some(text)
     });
     for (pid, ports) in bystanders.iter().zip(&before) {
-        assert!(!attached(*pid), "pid {pid} was attached to:\n{serve_log}");
+        // ksbridge's own account: it decided against each bystander, never for it.
+        assert!(
+            !serve_log
+                .lines()
+                .any(|l| l.contains("attaching to a candidate")
+                    && l.contains(&format!("pid={pid} "))),
+            "ksbridge attached to pid {pid}:\n{serve_log}"
+        );
+        // The target's own account. On a host shared with other tools that
+        // attach to every JVM (older ksbridge builds, jconsole), these can
+        // fail for attaches that are not this test's: run it on a quiet host (CI).
+        assert!(
+            !attached(*pid),
+            "pid {pid} shows an attach (this ksbridge did not attach: another process on the host did?)"
+        );
         assert_eq!(
             &listening_ports(*pid),
             ports,

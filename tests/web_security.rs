@@ -245,8 +245,11 @@ fn tls_client_certificates_basic_auth_reload_and_prometheus() {
             401
         );
     }
-    let (status, metrics) = curl(d, port, "/metrics", Some("client"), Some("alice:s3cret"));
-    assert_eq!(status, 200);
+    // The first read of the target (its attach) can miss a scrape on a busy machine.
+    let metrics = wait_until("/metrics with credentials", WAIT, || {
+        let (status, text) = curl(d, port, "/metrics", Some("client"), Some("alice:s3cret"));
+        (status == 200).then_some(text)
+    });
     assert!(metrics.contains("ksbridge_scrape_success"), "{metrics}");
 
     // `/` shows the target's command line without its secrets.
