@@ -7,6 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// `java-shim/interceptors/` is a separate Maven module (a jar users add to their
+/// apps, built by scripts/build-interceptors.sh), not part of the embedded shim.
+const NOT_SHIM: &str = "java-shim/interceptors";
+
 fn java_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -14,6 +18,9 @@ fn java_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
+        if p == Path::new(NOT_SHIM) {
+            continue;
+        }
         if p.is_dir() {
             java_files(&p, out);
         } else if p.extension().is_some_and(|e| e == "java") {
@@ -53,7 +60,15 @@ fn javac() -> PathBuf {
 }
 
 fn main() {
-    println!("cargo:rerun-if-changed=java-shim");
+    // Every shim directory (not the interceptors module, whose Maven output lives there).
+    if let Ok(entries) = fs::read_dir("java-shim") {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p != Path::new(NOT_SHIM) {
+                println!("cargo:rerun-if-changed={}", p.display());
+            }
+        }
+    }
     println!("cargo:rerun-if-env-changed=JAVA_HOME");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let classes = out.join("shim-classes");

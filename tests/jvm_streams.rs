@@ -138,7 +138,7 @@ async fn same_as_capture(line: KafkaLine) {
 /// Streams app (no --probe), and reads its application id and state.
 fn jvms_lists(app: &StreamsApp) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-        .args(["jvms", "--json", &app.pid().to_string()])
+        .args(["jvms", "--json", "--timeout", "60s", &app.pid().to_string()])
         .output()
         .unwrap();
     assert!(o.status.success());

@@ -1,12 +1,13 @@
 //! Encoders from `&[Family]` to exposition text, one per format, both from
 //! the project's own family model: OpenMetrics 1.0 (with StateSets and
 //! `# EOF`) and the classic Prometheus text format 0.0.4 (what `promtool
-//! check metrics` parses), plus the choice of format from `Accept`.
+//! check metrics` parses), histograms as `_bucket{le}`/`_sum`/`_count` in
+//! both, plus the choice of format from `Accept`.
 //! Compression is the HTTP layer's (`server.rs`).
 
 use std::fmt::Write as _;
 
-use super::{Family, Kind};
+use super::{Family, Kind, Sample};
 
 /// The two text formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,7 @@ fn lines(name: &str, kind: Kind, format: Format) -> Lines {
         (Format::OpenMetrics, Kind::Gauge) => (name.to_string(), "gauge", name.to_string()),
         (Format::OpenMetrics, Kind::StateSet) => (name.to_string(), "stateset", name.to_string()),
         (Format::OpenMetrics, Kind::Info) => (name.to_string(), "info", with("_info")),
+        (_, Kind::Histogram) => (name.to_string(), "histogram", name.to_string()),
         (Format::Text004, Kind::Counter) => (with("_total"), "counter", with("_total")),
         (Format::Text004, Kind::Gauge | Kind::StateSet) => {
             (name.to_string(), "gauge", name.to_string())
@@ -97,6 +99,14 @@ fn encode_in(families: &[Family], format: Format) -> String {
         let _ = writeln!(out, "# HELP {} {}", l.described, escape_help(&f.help));
         let _ = writeln!(out, "# TYPE {} {}", l.described, l.ty);
         for s in &f.samples {
+            if f.kind == Kind::Histogram {
+                let float = match format {
+                    Format::OpenMetrics => format_openmetrics_value,
+                    Format::Text004 => format_value,
+                };
+                write_histogram(&mut out, &l.sample, s, float);
+                continue;
+            }
             out.push_str(&l.sample);
             write_labels(&mut out, &s.labels);
             out.push(' ');
@@ -152,6 +162,38 @@ fn write_labels(out: &mut String, labels: &[(String, String)]) {
         let _ = write!(out, "{k}=\"{}\"", escape_label(v));
     }
     out.push('}');
+}
+
+/// One histogram sample (both formats): `<name>_bucket` lines with `le`
+/// (ascending, ending in `+Inf` = the count), then `<name>_sum` and
+/// `<name>_count`; `float` formats bounds and the sum for the format.
+fn write_histogram(out: &mut String, name: &str, s: &Sample, float: fn(f64) -> String) {
+    let Some(h) = s.histogram.as_deref() else {
+        return;
+    };
+    let mut labels = s.labels.clone();
+    labels.push(("le".to_string(), String::new()));
+    let last = labels.len() - 1;
+    for (le, count) in h
+        .buckets
+        .iter()
+        .map(|&(le, c)| (float(le), c))
+        .chain(std::iter::once(("+Inf".to_string(), h.count)))
+    {
+        labels[last].1 = le;
+        out.push_str(name);
+        out.push_str("_bucket");
+        write_labels(out, &labels);
+        let _ = writeln!(out, " {count}");
+    }
+    out.push_str(name);
+    out.push_str("_sum");
+    write_labels(out, &s.labels);
+    let _ = writeln!(out, " {}", float(h.sum));
+    out.push_str(name);
+    out.push_str("_count");
+    write_labels(out, &s.labels);
+    let _ = writeln!(out, " {}", h.count);
 }
 
 /// Go-parsable float: `NaN`, `+Inf`, `-Inf`, shortest round-trip otherwise.
@@ -261,6 +303,46 @@ app_build_info{version=\"4.4.0\"} 1\n";
             Format::negotiate(Some("application/openmetrics-text;q=0")),
             Format::Text004
         );
+    }
+
+    fn histogram() -> Vec<Family> {
+        let mut h = Family::new("app_age_seconds", Kind::Histogram, "Age.");
+        h.push_histogram(
+            vec![("topic".into(), "t\"x".into())],
+            super::super::HistogramValue {
+                buckets: vec![(0.1, 1), (1.0, 3)],
+                count: 4,
+                sum: 7.5,
+            },
+        );
+        vec![h]
+    }
+
+    #[test]
+    fn histogram_openmetrics() {
+        let got = encode_openmetrics(&histogram());
+        let want = "# HELP app_age_seconds Age.\n\
+# TYPE app_age_seconds histogram\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"0.1\"} 1\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"1.0\"} 3\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"+Inf\"} 4\n\
+app_age_seconds_sum{topic=\"t\\\"x\"} 7.5\n\
+app_age_seconds_count{topic=\"t\\\"x\"} 4\n\
+# EOF\n";
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn histogram_text_004() {
+        let got = encode_text(&histogram());
+        let want = "# HELP app_age_seconds Age.\n\
+# TYPE app_age_seconds histogram\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"0.1\"} 1\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"1\"} 3\n\
+app_age_seconds_bucket{topic=\"t\\\"x\",le=\"+Inf\"} 4\n\
+app_age_seconds_sum{topic=\"t\\\"x\"} 7.5\n\
+app_age_seconds_count{topic=\"t\\\"x\"} 4\n";
+        assert_eq!(got, want);
     }
 
     #[test]

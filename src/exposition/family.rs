@@ -16,6 +16,19 @@ pub enum Kind {
     StateSet,
     /// Constant 1 with the information in labels; encoded as `<name>_info`.
     Info,
+    /// Cumulative buckets, count and sum per sample (`Sample::histogram`);
+    /// encoded as `<name>_bucket{le=..}`, `<name>_count`, `<name>_sum`.
+    Histogram,
+}
+
+/// One histogram sample's data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramValue {
+    /// `(upper bound, cumulative count)` in ascending bound order, without
+    /// `+Inf` (its count is `count`).
+    pub buckets: Vec<(f64, u64)>,
+    pub count: u64,
+    pub sum: f64,
 }
 
 /// One labelled value.
@@ -23,7 +36,10 @@ pub enum Kind {
 pub struct Sample {
     /// Label pairs in output order. Values are plain strings (decoded, unescaped).
     pub labels: Vec<(String, String)>,
+    /// The value; for a histogram its count.
     pub value: f64,
+    /// The buckets, count and sum of a `Kind::Histogram` sample.
+    pub histogram: Option<Box<HistogramValue>>,
 }
 
 /// A metric family: one name, one type, one help text, many samples.
@@ -46,6 +62,19 @@ impl Family {
     }
 
     pub fn push(&mut self, labels: Vec<(String, String)>, value: f64) {
-        self.samples.push(Sample { labels, value });
+        self.samples.push(Sample {
+            labels,
+            value,
+            histogram: None,
+        });
+    }
+
+    /// Adds a histogram sample (for a `Kind::Histogram` family).
+    pub fn push_histogram(&mut self, labels: Vec<(String, String)>, h: HistogramValue) {
+        self.samples.push(Sample {
+            labels,
+            value: h.count as f64,
+            histogram: Some(Box::new(h)),
+        });
     }
 }

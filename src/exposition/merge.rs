@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Family, Kind};
+use super::{Family, HistogramValue, Kind, Sample};
 
 /// A family and the hashes of the label sets it holds (to sample indexes).
 type Entry = (Family, HashMap<u64, Vec<usize>>);
@@ -50,6 +50,38 @@ impl FamilySet {
         labels: Vec<(String, String)>,
         value: f64,
     ) {
+        let sample = Sample {
+            labels,
+            value,
+            histogram: None,
+        };
+        self.add_sample(name, kind, help, sample);
+    }
+
+    /// Adds one histogram sample to a `Kind::Histogram` family.
+    pub fn add_histogram(
+        &mut self,
+        name: &str,
+        help: impl FnOnce() -> String,
+        labels: Vec<(String, String)>,
+        h: HistogramValue,
+    ) {
+        let sample = Sample {
+            labels,
+            value: h.count as f64,
+            histogram: Some(Box::new(h)),
+        };
+        self.add_sample(name, Kind::Histogram, help, sample);
+    }
+
+    /// Adds one sample of any kind (histogram data kept).
+    fn add_sample(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        help: impl FnOnce() -> String,
+        sample: Sample,
+    ) {
         let entry = match self.map.get_mut(name) {
             Some(e) => e,
             None => self
@@ -61,12 +93,15 @@ impl FamilySet {
             tracing::debug!(family = name, "metric kind conflict, sample dropped");
             return;
         }
-        let idx = entry.1.entry(label_hash(&labels)).or_default();
-        if idx.iter().any(|&i| entry.0.samples[i].labels == labels) {
+        let idx = entry.1.entry(label_hash(&sample.labels)).or_default();
+        if idx
+            .iter()
+            .any(|&i| entry.0.samples[i].labels == sample.labels)
+        {
             return;
         }
         idx.push(entry.0.samples.len());
-        entry.0.push(labels, value);
+        entry.0.samples.push(sample);
     }
 
     /// Merges whole families (a family new to the set is taken as it is).
@@ -82,7 +117,7 @@ impl FamilySet {
             }
             let (name, kind, help) = (f.name, f.kind, f.help);
             for s in f.samples {
-                self.add_with(&name, kind, || help.clone(), s.labels, s.value);
+                self.add_sample(&name, kind, || help.clone(), s);
             }
         }
     }
@@ -118,5 +153,27 @@ mod tests {
         assert_eq!(v[0].help, "h");
         let values: Vec<f64> = v[0].samples.iter().map(|s| s.value).collect();
         assert_eq!(values, vec![1.0, 4.0]);
+    }
+
+    #[test]
+    fn histograms_keep_their_buckets_when_merged() {
+        let h = |count| HistogramValue {
+            buckets: vec![(0.1, count)],
+            count,
+            sum: 1.0,
+        };
+        let l = |v: &str| vec![("a".to_string(), v.to_string())];
+        let mut s = FamilySet::new();
+        s.add_histogram("x", || "h".into(), l("1"), h(1));
+        let mut other = Family::new("x", Kind::Histogram, "h");
+        other.push_histogram(l("2"), h(2));
+        s.extend([other]);
+        let v = s.into_vec();
+        let counts: Vec<u64> = v[0]
+            .samples
+            .iter()
+            .map(|s| s.histogram.as_ref().map_or(0, |h| h.count))
+            .collect();
+        assert_eq!(counts, vec![1, 2]);
     }
 }

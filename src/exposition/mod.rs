@@ -11,5 +11,5 @@ pub mod merge;
 pub mod selfmetrics;
 
 pub use encode::{encode, Format};
-pub use family::{Family, Kind, Sample};
+pub use family::{Family, HistogramValue, Kind, Sample};
 pub use merge::FamilySet;

@@ -15,6 +15,7 @@ use crate::jmx::{Bean, Snapshot, Value};
 
 pub mod client;
 pub mod clients;
+pub mod interceptors;
 pub mod jvm;
 pub mod level;
 pub mod naming;
@@ -83,6 +84,7 @@ pub const GROUPS: &[Group] = &[
     clients::PRODUCER,
     clients::ADMIN,
     jvm::GROUP,
+    interceptors::GROUP,
 ];
 
 impl Group {

@@ -143,6 +143,16 @@ pub fn classpath(line: KafkaLine) -> String {
         .clone()
 }
 
+/// The lab classpath of `line` with `extra` entries appended.
+pub fn classpath_with(line: KafkaLine, extra: &[PathBuf]) -> String {
+    let mut cp = classpath(line);
+    for e in extra {
+        cp.push(':');
+        cp.push_str(&e.display().to_string());
+    }
+    cp
+}
+
 /// A free TCP port on 127.0.0.1 (free when this returns; bind it soon).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -238,6 +248,19 @@ impl Jvm {
         out: &Path,
         log: &Path,
     ) -> Jvm {
+        let logging = line.log_flags(log);
+        Jvm::spawn_with(&classpath(line), jvm_args, &logging, main, args, out)
+    }
+
+    /// Like `spawn`, with a given classpath and logging flags.
+    fn spawn_with(
+        classpath: &str,
+        jvm_args: &[String],
+        logging: &[String],
+        main: &str,
+        args: &[String],
+        out: &Path,
+    ) -> Jvm {
         let out_file = File::options()
             .create(true)
             .append(true)
@@ -247,9 +270,9 @@ impl Jvm {
         let mut cmd = Command::new(java());
         cmd.args(JVM_FLAGS)
             .args(jvm_args)
-            .args(line.log_flags(log))
+            .args(logging)
             .arg("-cp")
-            .arg(classpath(line))
+            .arg(classpath)
             .arg("ksbridge.lab.Guard")
             .arg(main)
             .args(args)
@@ -598,6 +621,8 @@ pub struct AppOptions {
     pub extra: Vec<(String, String)>,
     /// Extra JVM flags.
     pub jvm_args: Vec<String>,
+    /// Jars or directories appended to the app's classpath (e.g. the interceptor jar).
+    pub classpath_extra: Vec<PathBuf>,
 }
 
 impl Default for AppOptions {
@@ -620,6 +645,7 @@ impl Default for AppOptions {
             topic_prefix: None,
             extra: Vec::new(),
             jvm_args: Vec::new(),
+            classpath_extra: Vec::new(),
         }
     }
 }
@@ -722,13 +748,14 @@ impl StreamsApp {
             .unwrap_or(0);
         let mut jvm_args = vec!["-Xmx384m".to_owned()];
         jvm_args.extend(self.opts.jvm_args.iter().cloned());
-        let jvm = Jvm::spawn(
-            self.line,
+        let logging = self.line.log_flags(&self.dir.join("app.log"));
+        let jvm = Jvm::spawn_with(
+            &classpath_with(self.line, &self.opts.classpath_extra),
             &jvm_args,
+            &logging,
             "ksbridge.lab.ZMartApp",
             &self.opts.args(&self.bootstrap, &self.state_dir, wipe_state),
             &self.out,
-            &self.dir.join("app.log"),
         );
         *self.jvm.lock().unwrap_or_else(|e| e.into_inner()) = Some(jvm);
     }
@@ -930,4 +957,155 @@ pub fn capture(line: KafkaLine, pid: u32, patterns: &[&str]) -> serde_json::Valu
     let text = fs::read_to_string(&file).expect("reading the capture");
     let _ = fs::remove_dir_all(&dir);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("the capture is not JSON: {e}"))
+}
+
+/// Options of the plain client driver (`ksbridge.lab.ClientDriver` flags).
+#[derive(Clone, Debug, Default)]
+pub struct DriverOptions {
+    /// Prefix of the client ids (`<id>-producer`, `<id>-consumer`); default unique.
+    pub client_id: Option<String>,
+    /// Consumer group; default unique.
+    pub group: Option<String>,
+    /// Extra producer properties.
+    pub producer: Vec<(String, String)>,
+    /// Extra consumer properties.
+    pub consumer: Vec<(String, String)>,
+    /// Jars or directories appended to the classpath.
+    pub classpath_extra: Vec<PathBuf>,
+    /// Extra JVM flags.
+    pub jvm_args: Vec<String>,
+    /// Logging flags replacing the lab's (which write INFO to a file in the driver's directory).
+    pub logging: Option<Vec<String>>,
+}
+
+/// A plain (non-Streams) Kafka producer and consumer in their own JVM, driven by stdin
+/// commands (see ClientDriver.java). Drop kills the JVM and deletes its directory.
+pub struct ClientDriver {
+    dir: PathBuf,
+    out: PathBuf,
+    client_id: String,
+    group: String,
+    jvm: Option<Jvm>,
+}
+
+impl ClientDriver {
+    /// Starts the driver against `broker` and waits until it is ready (clients are created on
+    /// first use).
+    pub fn start(broker: &Broker, opts: DriverOptions) -> ClientDriver {
+        let line = broker.line();
+        let client_id = opts.client_id.clone().unwrap_or_else(|| unique("driver"));
+        let group = opts.group.clone().unwrap_or_else(|| unique("driver-group"));
+        let dir = fresh_dir("driver");
+        let out = dir.join("driver.out");
+        let mut args = vec![
+            "--bootstrap".to_owned(),
+            broker.bootstrap().to_owned(),
+            "--client-id".to_owned(),
+            client_id.clone(),
+            "--group".to_owned(),
+            group.clone(),
+        ];
+        for (k, v) in &opts.producer {
+            args.extend(["--producer-set".to_owned(), format!("{k}={v}")]);
+        }
+        for (k, v) in &opts.consumer {
+            args.extend(["--consumer-set".to_owned(), format!("{k}={v}")]);
+        }
+        let logging = opts
+            .logging
+            .clone()
+            .unwrap_or_else(|| line.log_flags(&dir.join("driver.log")));
+        let mut jvm_args = vec!["-Xmx256m".to_owned()];
+        jvm_args.extend(opts.jvm_args.iter().cloned());
+        let jvm = Jvm::spawn_with(
+            &classpath_with(line, &opts.classpath_extra),
+            &jvm_args,
+            &logging,
+            "ksbridge.lab.ClientDriver",
+            &args,
+            &out,
+        );
+        let mut d = ClientDriver {
+            dir,
+            out,
+            client_id,
+            group,
+            jvm: Some(jvm),
+        };
+        d.wait_for_line("KSB-DRIVER ", 1, Duration::from_secs(60));
+        d
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.jvm
+            .as_ref()
+            .map(Jvm::pid)
+            .expect("the driver is not running")
+    }
+
+    /// The producer's client id.
+    pub fn producer_id(&self) -> String {
+        format!("{}-producer", self.client_id)
+    }
+
+    /// The consumer's client id.
+    pub fn consumer_id(&self) -> String {
+        format!("{}-consumer", self.client_id)
+    }
+
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The driver's directory (its output and default log live here).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Everything the driver printed.
+    pub fn output(&self) -> String {
+        read_lossy(&self.out)
+    }
+
+    /// Sends `command` and returns the next line starting with `reply` (its answer).
+    pub fn command(&mut self, command: &str, reply: &str, timeout: Duration) -> String {
+        let n = self
+            .output()
+            .lines()
+            .filter(|l| l.starts_with(reply))
+            .count();
+        self.jvm
+            .as_mut()
+            .expect("the driver is not running")
+            .command(command);
+        self.wait_for_line(reply, n + 1, timeout)
+    }
+
+    fn wait_for_line(&mut self, prefix: &str, n: usize, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.output();
+            if let Some(l) = text.lines().filter(|l| l.starts_with(prefix)).nth(n - 1) {
+                return l.to_owned();
+            }
+            let exited = self.jvm.as_mut().map_or(true, Jvm::exited);
+            if exited || start.elapsed() > timeout {
+                panic!(
+                    "{} waiting for line #{n} starting with '{prefix}' from the client driver:\n{}",
+                    if exited { "driver exited" } else { "timed out" },
+                    tail(&text, 60)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ClientDriver {
+    fn drop(&mut self) {
+        if let Some(mut j) = self.jvm.take() {
+            j.kill();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
 }
