@@ -2,7 +2,8 @@
 # Installs what ksbridge's build, demo and tests need on a fresh Debian machine,
 # skipping whatever is already there. Idempotent; safe to run on every CI run.
 #   - Debian packages: a JDK 17 (javac + jdk.attach), Maven, Prometheus/promtool,
-#     graphviz, and the C toolchain bits librdkafka's build needs.
+#     graphviz, the C toolchain bits librdkafka's build needs, and what the
+#     security tests use (apache2-utils, openssl, python3, iproute2).
 #   - The lab's Kafka artifacts (both versions) from Maven Central into ~/.m2,
 #     built into tests/java/lab/target/kafka-<line>/ (classes/ + lib/).
 set -euo pipefail
@@ -19,6 +20,12 @@ have_cmd dot || need_pkgs+=(graphviz)
 have_cmd make || need_pkgs+=(build-essential)
 have_cmd pkg-config || need_pkgs+=(pkg-config)
 have_cmd curl || need_pkgs+=(curl)
+# Security tests: htpasswd -B hashes, openssl certificates, python3 and ip
+# (non-Java processes, network namespaces).
+have_cmd htpasswd || need_pkgs+=(apache2-utils)
+have_cmd openssl || need_pkgs+=(openssl)
+have_cmd python3 || need_pkgs+=(python3)
+have_cmd ip || need_pkgs+=(iproute2)
 have_pkg libssl-dev || need_pkgs+=(libssl-dev)
 have_pkg zlib1g-dev || need_pkgs+=(zlib1g-dev)
 

@@ -24,3 +24,4 @@ pub mod streams;
 pub mod sync;
 pub mod target;
 pub mod topology;
+pub mod web;

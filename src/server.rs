@@ -86,7 +86,7 @@ async fn index(State(state): State<AppState>) -> Html<String> {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             s.kind,
             html_escape(&s.target),
-            html_escape(&s.description),
+            html_escape(&crate::web::redact::command_line(&s.description)),
             html_escape(&s.application_ids.join(", ")),
             match s.success {
                 Some(true) => "ok",
@@ -97,7 +97,9 @@ async fn index(State(state): State<AppState>) -> Html<String> {
                 .map(|a| format!("{:.1}s", a.as_secs_f64()))
                 .unwrap_or_else(|| "-".into()),
             s.beans,
-            html_escape(s.last_error.as_deref().unwrap_or("")),
+            html_escape(&crate::web::redact::command_line(
+                s.last_error.as_deref().unwrap_or("")
+            )),
         );
     }
     if slots.is_empty() {

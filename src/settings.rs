@@ -83,7 +83,16 @@ pub fn file_args(cmd: &clap::Command, path: &Path) -> Result<Vec<OsString>, Sett
         path: path.to_path_buf(),
         source,
     })?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| SettingsError::Parse {
+    text_args(cmd, &text, path)
+}
+
+/// [`file_args`] for a config file's text (`path` names it in errors).
+pub fn text_args(
+    cmd: &clap::Command,
+    text: &str,
+    path: &Path,
+) -> Result<Vec<OsString>, SettingsError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| SettingsError::Parse {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;

@@ -30,8 +30,9 @@ fn json(o: &Output) -> serde_json::Value {
 #[test]
 fn jvms_lists_the_streams_app_with_id_and_state() {
     let replay = ReplayJvm::start(ReplayOptions::default());
-    // A generous timeout: `jvms` reads every JVM on the host, and a busy host answers slowly.
-    let o = ksbridge(&["jvms", "--json", "--timeout", "30s"]);
+    let pid = replay.pid().to_string();
+    // The replay JVM is no Kafka Streams app by /proc evidence: --probe attaches to look.
+    let o = ksbridge(&["jvms", "--json", "--probe", "--timeout", "60s", &pid]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = json(&o);
     let row = rows
@@ -40,7 +41,7 @@ fn jvms_lists_the_streams_app_with_id_and_state() {
         .iter()
         .find(|r| r["pid"] == replay.pid())
         .unwrap_or_else(|| panic!("pid {} not listed: {rows}", replay.pid()));
-    assert_eq!(row["attachable"], true);
+    assert_eq!(row["attachable"], true, "{row}");
     assert!(row["main"]
         .as_str()
         .unwrap()
@@ -56,7 +57,7 @@ fn jvms_lists_the_streams_app_with_id_and_state() {
         "{row}"
     );
     // The table says the same.
-    let o = ksbridge(&["jvms", "--timeout", "30s"]);
+    let o = ksbridge(&["jvms", "--probe", "--timeout", "60s", &pid]);
     let text = String::from_utf8_lossy(&o.stdout);
     let line = text
         .lines()

@@ -134,10 +134,11 @@ async fn same_as_capture(line: KafkaLine) {
 }
 
 /// `ksbridge jvms` finds the app (started like the lab starts it, without
-/// perf data, so only /proc shows it) with its application id and state.
+/// perf data, so only /proc shows it), sees from /proc that it is a Kafka
+/// Streams app (no --probe), and reads its application id and state.
 fn jvms_lists(app: &StreamsApp) {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-        .args(["jvms", "--json", "--timeout", "30s"])
+        .args(["jvms", "--json", "--timeout", "60s", &app.pid().to_string()])
         .output()
         .unwrap();
     assert!(o.status.success());

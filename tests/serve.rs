@@ -316,7 +316,9 @@ fn discovers_by_match_and_follows_a_restart() {
     let app = unique("ksb-serve-disc").replace('_', "-");
     let mut first = replay(capture_for(dir.path(), &app, "000001"));
     let pid1 = first.pid();
+    // The replay JVM shows no Kafka Streams evidence in /proc: probing finds it.
     let mut serve = Serve::start(&[
+        "--discovery.probe",
         "--target.match",
         &format!("^{app}$"),
         "--discovery.interval",

@@ -1,5 +1,7 @@
-//! `ksbridge jvms`: every local JVM (the `jps` view), whether ksbridge can
-//! attach, and the Kafka Streams apps inside with their application id and state.
+//! `ksbridge jvms`: every local JVM (the `jps` view, other users' included),
+//! whether ksbridge can attach and why not, what `/proc` says about Kafka
+//! Streams, and (attaching only to Streams apps, or to all with `--probe`) the
+//! apps inside with their application id and state.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::discovery;
+use crate::discovery::evidence::{self, ProcRoot};
 use crate::jvm::{Jvm, LocalJvm, Target};
 use crate::settings::parse_duration;
 use crate::streams::{self, StreamsApp};
@@ -23,6 +26,15 @@ pub struct Args {
     /// Longest wait for each JVM to answer (500ms, 5s, 1m; a bare number is seconds).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub timeout: Duration,
+
+    /// Attach to every JVM that can safely take it to look for Kafka Streams
+    /// beans (by default only JVMs that /proc shows to be Streams apps are attached to).
+    #[arg(long)]
+    pub probe: bool,
+
+    /// Only these pids.
+    #[arg(value_name = "PID")]
+    pub pids: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,27 +46,61 @@ pub struct JvmRow {
     pub attachable: bool,
     /// Why ksbridge cannot attach (empty when it can).
     pub error: String,
+    /// What /proc says about Kafka Streams in it.
+    pub evidence: String,
+    /// Whether ksbridge attached to look inside.
+    pub probed: bool,
     pub streams: Vec<StreamsApp>,
 }
 
-async fn probe(jvm: Jvm, j: LocalJvm, timeout: Duration) -> JvmRow {
+/// A row from /proc evidence alone; `Some` facts when attaching is safe and wanted.
+fn assess(root: &ProcRoot, pid: u32, display: Option<&LocalJvm>, probe: bool) -> Option<JvmRow> {
+    let facts = evidence::read_facts(root, pid).ok()?;
+    let main = display
+        .map(|j| j.display_name.clone())
+        .filter(|d| !d.is_empty())
+        .or_else(|| {
+            let args = facts.args.as_deref()?;
+            let cl = evidence::split_command_line(args);
+            let mut m = vec![cl.main?];
+            m.extend(cl.program_args);
+            Some(m.join(" "))
+        })
+        .unwrap_or_default();
+    let streams = evidence::streams_verdict(&facts);
     let mut row = JvmRow {
-        pid: j.pid,
-        user: j.user,
-        main: j.display_name,
+        pid,
+        user: evidence::user_name(facts.uid),
+        main,
         java_version: String::new(),
         attachable: false,
         error: String::new(),
+        evidence: streams.describe(),
+        probed: false,
         streams: Vec::new(),
     };
-    let conn = match jvm.connect(Target::Pid(j.pid), timeout).await {
+    match evidence::attach_verdict_for(&facts, evidence::own_uid()) {
+        Ok(_) => {
+            row.attachable = true;
+            row.probed = probe || streams.is_yes();
+        }
+        Err(refusal) => row.error = refusal.to_string(),
+    }
+    Some(row)
+}
+
+async fn probe(jvm: Jvm, mut row: JvmRow, timeout: Duration) -> JvmRow {
+    if !row.probed {
+        return row;
+    }
+    let conn = match jvm.connect(Target::Pid(row.pid), timeout).await {
         Ok(c) => c,
         Err(e) => {
+            row.attachable = false;
             row.error = e.to_string();
             return row;
         }
     };
-    row.attachable = true;
     let patterns = vec![
         streams::CLIENT_BEANS.pattern(),
         "java.lang:type=Runtime".to_string(),
@@ -85,11 +131,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let rt = runtime()?;
+    let root = ProcRoot::host();
+    let me = std::process::id();
     let rows = rt.block_on(async {
-        let list = discovery::local_jvms(&jvm).await?;
-        let tasks: Vec<_> = list
+        // The attach API's list names JVMs by their perf data; /proc shows
+        // the others (-XX:-UsePerfData, other users, other namespaces).
+        let listed = discovery::local_jvms(&jvm).await?;
+        let mut pids = evidence::jvm_pids(&root);
+        pids.extend(listed.iter().map(|j| j.pid));
+        pids.sort_unstable();
+        pids.dedup();
+        pids.retain(|p| *p != me && (args.pids.is_empty() || args.pids.contains(p)));
+        let tasks: Vec<_> = pids
             .into_iter()
-            .map(|j| tokio::spawn(probe(jvm.clone(), j, timeout)))
+            .filter_map(|pid| assess(&root, pid, listed.iter().find(|j| j.pid == pid), args.probe))
+            .map(|row| tokio::spawn(probe(jvm.clone(), row, timeout)))
             .collect();
         let mut rows = Vec::new();
         for t in tasks {
@@ -138,6 +194,8 @@ fn write_table(out: &mut impl Write, rows: &[JvmRow]) -> std::io::Result<()> {
     for r in rows {
         let streams = if !r.error.is_empty() {
             r.error.clone()
+        } else if !r.probed {
+            format!("not attached: {} (--probe to look)", r.evidence)
         } else if r.streams.is_empty() {
             "-".into()
         } else {

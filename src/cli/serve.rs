@@ -49,6 +49,12 @@ pub struct Settings {
     #[arg(long = "web.listen-address", value_name = "HOST:PORT", default_value = DEFAULT_LISTEN, value_parser = parse_listen)]
     pub listen_address: SocketAddr,
 
+    /// Web configuration file (Prometheus exporter-toolkit format): TLS,
+    /// client certificates, basic auth users (bcrypt), response headers;
+    /// re-read when it changes. Applies to every endpoint.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+
     /// Path of the metrics endpoint.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = parse_telemetry_path)]
     pub telemetry_path: String,
@@ -75,6 +81,10 @@ pub struct Settings {
     /// (transitions, time in state, rebalance duration); 0 turns the poller off.
     #[arg(long = "state-poller.interval", value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
     pub state_poller_interval: Duration,
+    /// Attach to every local JVM that can safely take it to look for Kafka
+    /// Streams beans, instead of only to those /proc shows to be Streams apps.
+    #[arg(long = "discovery.probe")]
+    pub discovery_probe: bool,
 
     /// Longest read of a target per scrape when Prometheus sends no
     /// X-Prometheus-Scrape-Timeout-Seconds (and the upper bound when it does).
@@ -282,10 +292,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         }
     }
+    let web = match &settings.web_config_file {
+        Some(p) => Some(Arc::new(crate::web::WebConfig::load(p)?)),
+        None => None,
+    };
     let plan = Plan {
         explicit,
         discover: settings.discovery(),
         matcher: settings.target_match.clone(),
+        probe: settings.discovery_probe,
         interval: settings.discovery_interval,
         options,
         mode: ReadMode {
@@ -308,13 +323,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         })?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, path = %settings.telemetry_path, "serving");
+    let scheme = match &web {
+        Some(w) if w.current().tls.is_some() => "https",
+        _ => "http",
+    };
     eprintln!(
-        "ksbridge serve: listening on http://{local}{} (default {DEFAULT_LISTEN})",
+        "ksbridge serve: listening on {scheme}://{local}{} (default {DEFAULT_LISTEN})",
         settings.telemetry_path
     );
     let app = crate::server::router(scraper, &settings.telemetry_path);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    crate::web::serve(listener, app, web, shutdown_signal())
         .await
         .context("HTTP server failed")?;
     watcher.abort();

@@ -1,11 +1,12 @@
 //! Which JVMs to read: explicit targets (pid, JMX URL), local JVMs discovered
-//! through the attach list and `/proc` (those with `kafka.streams` beans,
-//! optionally filtered by `--target.match` on main class or application id),
-//! following an app across restarts by application id, and telling the lag
-//! source which apps are watched. Input: a [`Plan`] and the scraper; output:
-//! JMX sources added to and removed from the [`Scraper`].
+//! from `/proc` evidence alone (Kafka Streams apps whose command line matches
+//! `--target.match`; see `evidence`), attached to only then and kept when they
+//! have `kafka.streams` beans, following an app across restarts by application
+//! id, and telling the lag source which apps are watched. Input: a [`Plan`]
+//! and the scraper; output: JMX sources added to and removed from the [`Scraper`].
 
 pub mod apps;
+pub mod evidence;
 pub mod procfs;
 
 use std::collections::HashMap;
@@ -34,8 +35,10 @@ const REPROBE_AFTER: Duration = Duration::from_secs(60);
 /// A JVM younger than this is not probed yet: attaching signals the process
 /// (SIGQUIT), which a JVM still starting up may not handle yet.
 const MIN_AGE_SECONDS: f64 = 3.0;
-/// Connect and probe-read limit for a candidate JVM.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connect and probe-read limit for a candidate JVM. Generous: only JVMs
+/// that /proc shows to be wanted are probed, and the first attach to a busy
+/// JVM (its attach listener and management agent starting) can take seconds.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Every local JVM: the attach API's list plus the Java processes it misses
 /// (started with `-XX:-UsePerfData`) from `/proc`; never ksbridge itself.
@@ -61,8 +64,12 @@ pub struct Plan {
     pub explicit: Vec<Target>,
     /// Look for local Kafka Streams JVMs.
     pub discover: bool,
-    /// Only adopt discovered JVMs whose main class or application id matches.
+    /// Only adopt discovered JVMs whose command line (before attaching) and
+    /// main class or application id (after) match.
     pub matcher: Option<regex::Regex>,
+    /// Attach to every local JVM that can safely take it to look for Kafka
+    /// Streams beans, instead of only to those /proc shows to be Streams apps.
+    pub probe: bool,
     pub interval: Duration,
     pub options: Arc<Options>,
     /// How explicit targets are read (the per-attribute mode is a benchmark baseline).
@@ -122,6 +129,7 @@ pub fn start(
         scraper,
         options: plan.options,
         discover: plan.discover,
+        probe: plan.probe,
         matcher: plan.matcher,
         lag: plan.lag,
         followed: Vec::new(),
@@ -145,6 +153,8 @@ struct Discovery {
     scraper: Arc<Scraper>,
     options: Arc<Options>,
     discover: bool,
+    /// Attach to every safe JVM to look for Kafka Streams beans (`--discovery.probe`).
+    probe: bool,
     matcher: Option<regex::Regex>,
     lag: Option<Arc<LagSource>>,
     /// Application ids last handed to the lag source.
@@ -160,6 +170,8 @@ struct Discovery {
 struct Gone {
     target: String,
     apps: Vec<String>,
+    /// Its main class (a JVM with the same one may be its restart).
+    main: String,
 }
 
 impl Discovery {
@@ -200,12 +212,19 @@ impl Discovery {
             gone.push(Gone {
                 target: name,
                 apps: slot.known_apps(),
+                main: slot
+                    .source()
+                    .description()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
             });
         }
         gone
     }
 
-    /// Probes local JVMs not watched yet.
+    /// Attaches to local JVMs not watched yet that /proc shows to be wanted.
     async fn look_for_jvms(&mut self, jvm: &Jvm, gone: &[Gone]) {
         let watched: Vec<u32> = self
             .scraper
@@ -213,28 +232,60 @@ impl Discovery {
             .iter()
             .filter_map(|s| s.source().jvm().and_then(TargetId::pid))
             .collect();
-        let candidates: Vec<u32> = match local_jvms(jvm).await {
-            Ok(list) => list.into_iter().map(|j| j.pid).collect(),
-            Err(_) => procfs::java_pids(),
-        };
+        let gone_mains: Vec<String> = gone
+            .iter()
+            .filter(|g| !g.apps.is_empty() && !g.main.is_empty())
+            .map(|g| g.main.clone())
+            .collect();
+        let root = evidence::ProcRoot::host();
+        let mut candidates = evidence::jvm_pids(&root);
+        if let Ok(list) = local_jvms(jvm).await {
+            candidates.extend(list.into_iter().map(|j| j.pid));
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
         let me = std::process::id();
         self.rejected.retain(|_, at| at.elapsed() < REPROBE_AFTER);
         for pid in candidates {
             if pid == me || watched.contains(&pid) || self.rejected.contains_key(&pid) {
                 continue;
             }
-            if !procfs::age_seconds(pid).is_some_and(|a| a >= MIN_AGE_SECONDS)
-                || !procfs::attach_safe(pid)
-            {
+            // Decided from /proc alone, before anything touches the process.
+            let Ok(facts) = evidence::read_facts(&root, pid) else {
+                continue;
+            };
+            if !facts.age_seconds.is_some_and(|a| a >= MIN_AGE_SECONDS) {
                 continue;
             }
-            self.probe(jvm, pid, gone).await;
+            let wanted = evidence::Wanted {
+                matcher: self.matcher.as_ref(),
+                restarted_mains: &gone_mains,
+                probe: self.probe,
+                only_restarts: !self.discover,
+            };
+            let verdict = evidence::attach_verdict_for(&facts, evidence::own_uid())
+                .map_err(|r| r.to_string())
+                .and_then(|_| evidence::discovery_verdict(&facts, &wanted));
+            match verdict {
+                Ok(why) => {
+                    tracing::debug!(pid, why = %why, "attaching to a candidate");
+                    let named = self
+                        .matcher
+                        .as_ref()
+                        .is_some_and(|re| evidence::command_line_matches(re, &facts));
+                    self.probe(jvm, pid, gone, named).await;
+                }
+                Err(why) => {
+                    tracing::debug!(pid, why = %why, "not attaching");
+                    self.rejected.insert(pid, Instant::now());
+                }
+            }
         }
     }
 
     /// Connects to a candidate and adopts it when it has Kafka Streams beans
     /// and is wanted (discovery + match, or the restart of a gone target).
-    async fn probe(&mut self, jvm: &Jvm, pid: u32, gone: &[Gone]) {
+    async fn probe(&mut self, jvm: &Jvm, pid: u32, gone: &[Gone], named: bool) {
         let target = Target::Pid(pid);
         let conn = match jvm.connect(target.clone(), PROBE_TIMEOUT).await {
             Ok(c) => c,
@@ -259,7 +310,7 @@ impl Discovery {
             .collect();
         let matches = match &self.matcher {
             None => true,
-            Some(re) => re.is_match(&main) || apps.iter().any(|a| re.is_match(a)),
+            Some(re) => named || re.is_match(&main) || apps.iter().any(|a| re.is_match(a)),
         };
         let wanted = !apps.is_empty() && ((self.discover && matches) || !replaces.is_empty());
         if !wanted {
@@ -277,7 +328,7 @@ impl Discovery {
                 self.explicit[i] = id.clone();
             }
         }
-        tracing::info!(pid, main = %main, apps = ?apps, "watching a Kafka Streams JVM");
+        tracing::info!(pid, main = %crate::web::redact::command_line(&main), apps = ?apps, "watching a Kafka Streams JVM");
         if let Some(every) = self.state_interval {
             self.scraper.add(Arc::new(StatePoller::start(
                 jvm.clone(),

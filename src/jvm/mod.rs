@@ -111,6 +111,27 @@ pub enum JvmError {
     WorkerGone,
 }
 
+/// The fail-closed gate in front of every local attach (see `discovery::evidence`).
+fn attach_allowed(pid: u32) -> Result<(), JvmError> {
+    use crate::discovery::evidence::{self, CheckError, Refusal};
+    match evidence::check_attach(&evidence::ProcRoot::host(), pid) {
+        Ok(how) => {
+            tracing::debug!(pid, evidence = ?how, "attach allowed");
+            Ok(())
+        }
+        Err(CheckError::NoSuchProcess { pid }) => Err(JvmError::NoSuchProcess { pid }),
+        Err(CheckError::Refused { pid, refusal }) => {
+            let reason = refusal.to_string();
+            Err(match refusal {
+                Refusal::NotAJvm { .. } | Refusal::NoEvidence { .. } => {
+                    JvmError::NotAJvm { pid, reason }
+                }
+                _ => JvmError::AttachRefused { pid, reason },
+            })
+        }
+    }
+}
+
 /// How a read walks the target (the slow modes exist as benchmark baselines).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadMode {
@@ -206,8 +227,10 @@ impl Jvm {
         target: Target,
         timeout: Duration,
     ) -> Result<ConnectionId, JvmError> {
-        if matches!(target, Target::Pid(_)) {
+        if let Target::Pid(pid) = target {
             self.require_attach()?;
+            // Attaching may send SIGQUIT: only where /proc shows a JVM that handles it.
+            attach_allowed(pid)?;
         }
         let ms = duration_ms(timeout);
         let label = target_label(&target);

@@ -49,24 +49,48 @@ final class Attach {
     }
 
     /**
-     * Whether pid can be a HotSpot JVM: listed by the attach provider, or
-     * libjvm mapped into it. When /proc cannot tell (another user's process),
-     * the attach attempt decides.
+     * Whether attaching to pid is safe, from /proc entries any user can read:
+     * its attach socket exists (attaching then sends no signal), or it runs
+     * HotSpot's "Signal Dispatcher" thread (the SIGQUIT of the attach starts
+     * the attach listener). Anything else, an unreadable /proc included, is
+     * "no": the attach signal kills most other programs. The Rust side decides
+     * first with more evidence; this is the second, independent check.
      */
-    static boolean mayBeJvm(long pid) {
-        for (com.sun.tools.attach.VirtualMachineDescriptor d : list()) {
-            if (d.id().equals(Long.toString(pid))) return true;
-        }
-        java.nio.file.Path maps = java.nio.file.Paths.get("/proc", Long.toString(pid), "maps");
-        try (java.io.BufferedReader r = java.nio.file.Files.newBufferedReader(maps)) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                if (line.contains("/libjvm.")) return true;
-            }
-            return false;
-        } catch (IOException | SecurityException e) {
+    static boolean signalSafe(long pid) {
+        java.nio.file.Path proc = java.nio.file.Paths.get("/proc", Long.toString(pid));
+        if (java.nio.file.Files.exists(proc.resolve("root/tmp/.java_pid" + nsPid(proc, pid)))) {
             return true;
         }
+        try (java.nio.file.DirectoryStream<java.nio.file.Path> tasks =
+                java.nio.file.Files.newDirectoryStream(proc.resolve("task"))) {
+            for (java.nio.file.Path t : tasks) {
+                try {
+                    String comm = new String(java.nio.file.Files.readAllBytes(t.resolve("comm")),
+                            java.nio.charset.StandardCharsets.UTF_8).trim();
+                    if (comm.equals("Signal Dispatch")) return true;
+                } catch (IOException | SecurityException e) {
+                    // A thread that ended meanwhile, or an unreadable one: no evidence.
+                }
+            }
+            return false;
+        } catch (IOException | SecurityException | java.nio.file.DirectoryIteratorException e) {
+            return false;
+        }
+    }
+
+    /** The pid inside the process's own pid namespace (last NSpid field), else pid. */
+    private static long nsPid(java.nio.file.Path proc, long pid) {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(proc.resolve("status"))) {
+                if (line.startsWith("NSpid:")) {
+                    String[] f = line.trim().split("\\s+");
+                    return Long.parseLong(f[f.length - 1]);
+                }
+            }
+        } catch (IOException | SecurityException | NumberFormatException e) {
+            // Fall back to the host pid.
+        }
+        return pid;
     }
 
     /** Attach -> start the target's local management agent -> connect to it. */

@@ -64,9 +64,10 @@ public final class Shim {
         if (ph.isEmpty() || !ph.get().isAlive()) {
             throw new ShimException("NO_SUCH_PROCESS", "no process with pid " + pid);
         }
-        if (!Attach.mayBeJvm(pid)) {
+        if (!Attach.signalSafe(pid)) {
             // Attaching signals the process (SIGQUIT), which kills most non-Java programs.
-            throw new ShimException("NOT_A_JVM", "pid " + pid + ": not a Java process (no libjvm mapped)");
+            throw new ShimException("NOT_A_JVM", "pid " + pid
+                    + ": no HotSpot Signal Dispatcher thread or attach socket seen in /proc: not attaching");
         }
         return connect("pid " + pid, timeoutMs, () -> Attach.open(pid));
     }
