@@ -26,6 +26,9 @@ have_cmd htpasswd || need_pkgs+=(apache2-utils)
 have_cmd openssl || need_pkgs+=(openssl)
 have_cmd python3 || need_pkgs+=(python3)
 have_cmd ip || need_pkgs+=(iproute2)
+# Pages checked in a real browser; the live terminal view driven through tmux.
+have_cmd chromium || need_pkgs+=(chromium)
+have_cmd tmux || need_pkgs+=(tmux)
 have_pkg libssl-dev || need_pkgs+=(libssl-dev)
 have_pkg zlib1g-dev || need_pkgs+=(zlib1g-dev)
 
@@ -35,6 +38,14 @@ if ((${#need_pkgs[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# The strict OpenMetrics parser of Prometheus's Python client (PyPI), for the
+# exposition tests; Debian's system Python refuses plain pip installs (PEP 668).
+if ! python3 -c 'import prometheus_client.openmetrics.parser' 2>/dev/null; then
+  echo "setup: installing prometheus-client (PyPI)" >&2
+  python3 -m pip install -q prometheus-client 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages prometheus-client 2>/dev/null \
+    || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo; $SUDO apt-get install -y -qq python3-prometheus-client >/dev/null; }
 fi
 # The Debian prometheus package starts a system service; the tests run their own.
 if have_cmd systemctl && systemctl is-active --quiet prometheus 2>/dev/null; then
