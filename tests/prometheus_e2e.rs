@@ -238,7 +238,7 @@ fn prometheus_scrapes_ksbridge_reading_the_lab_app() {
     wait_query(
         prom_port,
         "scrape success 1",
-        &format!("ksbridge_scrape_success{{target=\"pid:{pid1}\"}}"),
+        &format!("ksbridge_scrape_success{{source=\"jmx\",target=\"pid:{pid1}\"}}"),
         |r| r.len() == 1 && r[0].1 == 1.0,
     );
     // Consumer-group lag measured by ksbridge itself (group = application id).
@@ -270,7 +270,7 @@ fn prometheus_scrapes_ksbridge_reading_the_lab_app() {
     wait_query(
         prom_port,
         "scrape success 0",
-        &format!("ksbridge_scrape_success{{target=\"pid:{pid1}\"}}"),
+        &format!("ksbridge_scrape_success{{source=\"jmx\",target=\"pid:{pid1}\"}}"),
         |r| r.len() == 1 && r[0].1 == 0.0,
     );
     let up = query(prom_port, "up{job=\"ksbridge\"}").unwrap();
@@ -313,7 +313,7 @@ fn prometheus_scrapes_ksbridge_reading_the_lab_app() {
     wait_query(
         prom_port,
         "new target success 1",
-        &format!("ksbridge_scrape_success{{target=\"pid:{pid2}\"}}"),
+        &format!("ksbridge_scrape_success{{source=\"jmx\",target=\"pid:{pid2}\"}}"),
         |r| r.len() == 1 && r[0].1 == 1.0,
     );
     eprintln!(
