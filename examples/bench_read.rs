@@ -44,6 +44,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ReadMode {
                 per_attribute: true,
                 requery: false,
+                all_attributes: false,
             },
         ),
         (
@@ -51,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ReadMode {
                 per_attribute: false,
                 requery: true,
+                all_attributes: false,
             },
         ),
     ];

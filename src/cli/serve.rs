@@ -119,6 +119,10 @@ pub struct Settings {
     #[arg(long = "bench.per-attribute-reads", hide = true)]
     pub per_attribute_reads: bool,
 
+    /// Benchmark baseline: read every attribute, also those no enabled group serves.
+    #[arg(long = "bench.all-attributes", hide = true)]
+    pub all_attributes: bool,
+
     #[command(flatten)]
     pub groups: GroupFlags,
 }
@@ -306,6 +310,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         mode: ReadMode {
             per_attribute: settings.per_attribute_reads,
             requery: false,
+            all_attributes: settings.all_attributes,
         },
         lag,
         state_interval: (!settings.state_poller_interval.is_zero())

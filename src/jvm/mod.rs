@@ -139,6 +139,9 @@ pub struct ReadMode {
     pub per_attribute: bool,
     /// `queryNames` and `getMBeanInfo` on every read instead of following notifications.
     pub requery: bool,
+    /// Every attribute of every bean, also those no group serves (the
+    /// reader's callers otherwise set a skip list, see [`Jvm::skip`]).
+    pub all_attributes: bool,
 }
 
 /// Handle to the process-wide embedded JVM. Cheap to clone; every method runs
@@ -331,6 +334,46 @@ impl Jvm {
             )
             .await?;
         Ok(wire::decode(&bytes)?)
+    }
+
+    /// Sets the attributes the connection's reads leave out, by MBean `type`
+    /// key (`(type, attributes)`; empty: read every attribute again). Kept by
+    /// the connection until replaced; a new connection starts with none.
+    pub async fn skip(
+        &self,
+        conn: ConnectionId,
+        skipped: Vec<(String, Vec<String>)>,
+    ) -> Result<(), JvmError> {
+        let mut spec = String::new();
+        for (ty, attributes) in &skipped {
+            if attributes.is_empty() || ty.contains(['\t', '\n']) {
+                continue;
+            }
+            spec.push_str(ty);
+            for a in attributes.iter().filter(|a| !a.contains(['\t', '\n'])) {
+                spec.push('\t');
+                spec.push_str(a);
+            }
+            spec.push('\n');
+        }
+        self.call(
+            Duration::from_secs(5),
+            "skip",
+            format!("connection {}", conn.0),
+            move |env, class| {
+                let s = new_string(env, &spec)?;
+                call_static(
+                    env,
+                    class,
+                    "skip",
+                    "(JLjava/lang/String;)V",
+                    &[JValue::Long(conn.0 as i64), JValue::Object(&s)],
+                    "skip",
+                )?;
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// How many times the connection listed every name (1 when notifications

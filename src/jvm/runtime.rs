@@ -18,8 +18,11 @@ mod classes {
 }
 
 /// Number of JNI worker threads: reads of different targets proceed in
-/// parallel; a slow target holds at most one worker until its deadline.
-const WORKERS: usize = 4;
+/// parallel; a slow target holds at most one worker until its deadline. A
+/// worker mostly waits while the shim's shared read pools (as many threads,
+/// see `Conn.java`) do the work, so this many keep both sides busy however
+/// many targets there are.
+const WORKERS: usize = 8;
 
 pub(crate) type Job = Box<dyn FnOnce(&mut JNIEnv, &JClass) + Send>;
 
@@ -145,8 +148,13 @@ fn pin_library(path: &Path) -> Result<(), JvmError> {
     Ok(())
 }
 
+/// Extra embedded-JVM options, space-separated, after ksbridge's own (the
+/// JVM lets a later option win): for measuring or overriding the footprint
+/// flags below without a rebuild.
+pub const OPTIONS_ENV: &str = "KSBRIDGE_JVM_OPTIONS";
+
 fn create(libjvm: &Path) -> Result<(JavaVM, GlobalRef, bool), JvmError> {
-    let args = InitArgsBuilder::new()
+    let mut args = InitArgsBuilder::new()
         .version(JNIVersion::V8)
         // Signals (Ctrl-C, SIGTERM) stay with the Rust side.
         .option("-Xrs")
@@ -163,10 +171,15 @@ fn create(libjvm: &Path) -> Result<(JavaVM, GlobalRef, bool), JvmError> {
         // An RMI call that never answers is cut off eventually even without a deadline.
         .option("-Dsun.rmi.transport.tcp.responseTimeout=120000")
         .option("-Dsun.rmi.transport.connectionTimeout=10000")
-        .option("-Dsun.rmi.dgc.client.gcInterval=3600000")
+        .option("-Dsun.rmi.dgc.client.gcInterval=3600000");
+    let extra = std::env::var(OPTIONS_ENV).unwrap_or_default();
+    for o in extra.split_whitespace() {
+        args = args.option(o);
+    }
+    let args = args
         .ignore_unrecognized(false)
         .build()
-        .map_err(|e| JvmError::Startup(e.to_string()))?;
+        .map_err(|e| JvmError::Startup(format!("{e} (options from {OPTIONS_ENV}: {extra:?})")))?;
     let vm = JavaVM::with_libjvm(args, || Ok(libjvm.as_os_str()))
         .map_err(|e| JvmError::Startup(format!("{} ({})", e, libjvm.display())))?;
     let (shim, has_attach) = {

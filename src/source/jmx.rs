@@ -5,8 +5,9 @@
 //! snapshot and the Streams apps, or [`SourceError`]s (a vanished pid or a
 //! removed file is `Gone`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
@@ -23,9 +24,15 @@ enum Reader {
         target: Target,
         mode: ReadMode,
         conn: tokio::sync::Mutex<Option<ConnectionId>>,
+        /// The skip list the connection has (attributes no group serves,
+        /// see `streams::select`), grown after each read.
+        skip: Mutex<Option<(ConnectionId, Skip)>>,
     },
     File(PathBuf),
 }
+
+/// Attribute names by MBean type.
+type Skip = BTreeMap<String, BTreeSet<String>>;
 
 pub struct JmxSource {
     id: TargetId,
@@ -56,6 +63,7 @@ impl JmxSource {
                 target,
                 mode: ReadMode::default(),
                 conn: tokio::sync::Mutex::new(conn),
+                skip: Mutex::new(None),
             },
         }
     }
@@ -112,6 +120,7 @@ impl JmxSource {
                 target,
                 mode,
                 conn,
+                ..
             } => {
                 let start = Instant::now();
                 let mut conn = conn.lock().await;
@@ -228,6 +237,64 @@ impl JmxSource {
     }
 }
 
+impl JmxSource {
+    /// Grows the connection's skip list with what this read showed no group
+    /// serves (one JNI call when it changed, none otherwise): the next read
+    /// leaves those attributes out. A failure only means reading them again.
+    async fn update_skip(&self, snapshot: &Snapshot) {
+        let Reader::Live {
+            jvm,
+            mode,
+            conn,
+            skip,
+            ..
+        } = &self.reader
+        else {
+            return;
+        };
+        if mode.all_attributes {
+            return;
+        }
+        let Some(id) = *conn.lock().await else {
+            return;
+        };
+        let found = streams::select::skipped(snapshot, &self.options);
+        let grown = {
+            let mut g = crate::sync::lock(skip, "skip list");
+            let current = match &mut *g {
+                Some((c, s)) if *c == id => s,
+                other => &mut other.insert((id, Skip::new())).1,
+            };
+            let mut grown = false;
+            for (ty, names) in found {
+                let have = current.entry(ty).or_default();
+                for n in names {
+                    grown |= have.insert(n);
+                }
+            }
+            grown.then(|| {
+                current
+                    .iter()
+                    .map(|(t, n)| (t.clone(), n.iter().cloned().collect::<Vec<_>>()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        if let Some(list) = grown {
+            let n: usize = list.iter().map(|(_, a)| a.len()).sum();
+            match jvm.skip(id, list).await {
+                Ok(()) => {
+                    tracing::debug!(target_name = %self.id, attributes = n, "reads skip attributes no group serves")
+                }
+                Err(e) => {
+                    // Forget it: the next read sends the whole list again.
+                    *crate::sync::lock(skip, "skip list") = None;
+                    tracing::debug!(target_name = %self.id, error = %e, "skip list not set");
+                }
+            }
+        }
+    }
+}
+
 impl Source for JmxSource {
     fn kind(&self) -> &'static str {
         "jmx"
@@ -257,6 +324,7 @@ impl Source for JmxSource {
             }
             self.add_thread_cpu(&mut r, deadline.saturating_sub(start.elapsed()))
                 .await;
+            self.update_skip(&r.snapshot).await;
             let snapshot = Arc::new(r.snapshot);
             let (snap, options, target) = (snapshot.clone(), self.options.clone(), self.target());
             let families =

@@ -9,8 +9,10 @@
 //! and their help come from the same list.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::exposition::{Family, FamilySet, Kind};
+use crate::exposition::merge::label_hash;
+use crate::exposition::{Family, FamilySet, Kind, Labels};
 use crate::jmx::{Bean, Snapshot, Value};
 
 pub mod client;
@@ -23,6 +25,7 @@ pub mod naming;
 pub mod processor_node;
 pub mod record_cache;
 pub mod rocksdb;
+pub mod select;
 pub mod state_updater;
 pub mod store;
 pub mod task;
@@ -247,8 +250,10 @@ pub fn task_labels(labels: &mut Vec<(String, String)>, task_id: &str) {
 #[derive(Debug, Default)]
 pub struct Out {
     families: FamilySet,
-    names: HashMap<String, HashMap<String, Option<naming::MetricName>>>,
+    names: HashMap<String, HashMap<String, Option<Arc<naming::MetricName>>, Fast>, Fast>,
 }
+
+type Fast = foldhash::fast::FixedState;
 
 impl Out {
     pub fn new() -> Self {
@@ -256,11 +261,15 @@ impl Out {
     }
 
     /// The naming decision for an attribute under `rules`, computed once.
-    fn metric_name(&mut self, rules: &Rules<'_>, attribute: &str) -> Option<naming::MetricName> {
+    fn metric_name(
+        &mut self,
+        rules: &Rules<'_>,
+        attribute: &str,
+    ) -> Option<Arc<naming::MetricName>> {
         if let Some(m) = self.names.get(rules.prefix).and_then(|m| m.get(attribute)) {
             return m.clone();
         }
-        let m = metric_name(rules, attribute);
+        let m = metric_name(rules, attribute).map(Arc::new);
         self.names
             .entry(rules.prefix.to_string())
             .or_default()
@@ -303,6 +312,8 @@ pub fn emit_bean(
     select: impl Fn(&str) -> Option<Level>,
 ) {
     let kafka_type = bean.name.get("type").unwrap_or_default();
+    // One shared label set and one hash for all the bean's samples.
+    let mut shared: Option<(Labels, u64)> = None;
     for attr in &bean.attributes {
         let Some(level) = select(&attr.name) else {
             continue;
@@ -324,11 +335,17 @@ pub fn emit_bean(
         if v.is_nan() && m.kind == Kind::Counter {
             continue;
         }
-        out.add_with(
+        let (labels, hash) = shared.get_or_insert_with(|| {
+            let l = Labels::from(labels);
+            let h = label_hash(&l);
+            (l, h)
+        });
+        out.add_hashed(
             &m.name,
             m.kind,
             || help_text(kafka_type, &attr.name, m.scale),
-            labels.to_vec(),
+            labels.clone(),
+            *hash,
             v,
         );
     }

@@ -69,7 +69,7 @@ impl<'a> Rules<'a> {
 }
 
 /// Deprecated duplicates Kafka keeps beside the ns-suffixed names.
-const SKIP: &[&str] = &["io-waittime-total", "iotime-total"];
+pub const SKIP: &[&str] = &["io-waittime-total", "iotime-total"];
 
 /// Decides the Prometheus name, kind and scale of a Kafka attribute.
 ///

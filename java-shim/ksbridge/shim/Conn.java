@@ -11,7 +11,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -43,7 +42,6 @@ final class Conn implements NotificationListener {
     final String target;
     private final JMXConnector connector;
     private final MBeanServerConnection mbs;
-    private final ExecutorService reader;
     /**
      * Threads reading the beans of one read in parallel: a local target is
      * CPU-bound (serialization on both sides), a remote one round-trip-bound,
@@ -51,13 +49,39 @@ final class Conn implements NotificationListener {
      */
     private static final int PARALLEL =
             Math.min(8, Math.max(2, Runtime.getRuntime().availableProcessors()));
-    private final ExecutorService pool;
+    /**
+     * The reads of every connection share two small pools (whole reads, and
+     * the parts of one read), so many targets cost no thread each: a read
+     * waits for a thread only while PARALLEL others keep the cores busy.
+     * Idle threads end after a minute.
+     */
+    private static final ExecutorService READERS = pool("ksbridge-read", 4 * PARALLEL);
+    private static final ExecutorService PARTS = pool("ksbridge-read-part", 4 * PARALLEL);
+    private final ExecutorService reader = READERS;
+    private final ExecutorService pool = PARTS;
+
+    private static ExecutorService pool(String name, int threads) {
+        java.util.concurrent.ThreadPoolExecutor p = new java.util.concurrent.ThreadPoolExecutor(
+                threads, threads, 60, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, name);
+                    t.setDaemon(true);
+                    // RMI resolves classes (the stand-in enums) through this loader.
+                    t.setContextClassLoader(Conn.class.getClassLoader());
+                    return t;
+                });
+        p.allowCoreThreadTimeOut(true);
+        return p;
+    }
     private final Set<ObjectName> names = ConcurrentHashMap.newKeySet();
     private final Map<ObjectName, String[]> attrNames = new ConcurrentHashMap<>();
     private final Map<ObjectName, String> classNames = new ConcurrentHashMap<>();
+    /** Attributes left out of reads, by the bean's {@code type} key (see {@link #skip}). */
+    private volatile Map<String, Set<String>> skipped = Map.of();
+    /** Each bean's readable attributes minus the skipped ones (cleared when the skip list changes). */
+    private final Map<ObjectName, String[]> selected = new ConcurrentHashMap<>();
     private volatile boolean namesValid;
     private volatile String brokenReason;
-    private Future<byte[]> inflight;
+    private volatile Future<byte[]> inflight;
     /** Counts, for tests and benchmarks: how often the name set was queried. */
     volatile long queries;
 
@@ -65,19 +89,6 @@ final class Conn implements NotificationListener {
         this.target = target;
         this.connector = connector;
         this.mbs = connector.getMBeanServerConnection();
-        this.reader = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "ksbridge-read " + target);
-            t.setDaemon(true);
-            // RMI resolves classes (the stand-in enums) through this loader.
-            t.setContextClassLoader(Conn.class.getClassLoader());
-            return t;
-        });
-        this.pool = Executors.newFixedThreadPool(PARALLEL, r -> {
-            Thread t = new Thread(r, "ksbridge-read-part " + target);
-            t.setDaemon(true);
-            t.setContextClassLoader(Conn.class.getClassLoader());
-            return t;
-        });
         connector.addConnectionNotificationListener((n, hb) -> {
             String type = n.getType();
             if (JMXConnectionNotification.NOTIFS_LOST.equals(type)) {
@@ -108,6 +119,7 @@ final class Conn implements NotificationListener {
         }
         // Kafka re-registers a bean when one of its metrics comes or goes.
         attrNames.remove(name);
+        selected.remove(name);
     }
 
     private void refreshNames() throws IOException {
@@ -119,8 +131,8 @@ final class Conn implements NotificationListener {
     }
 
     void close() {
-        reader.shutdownNow();
-        pool.shutdownNow();
+        Future<byte[]> f = inflight;
+        if (f != null) f.cancel(true);
         try {
             mbs.removeNotificationListener(MBeanServerDelegate.DELEGATE_NAME, this);
         } catch (Exception ignored) {
@@ -131,6 +143,38 @@ final class Conn implements NotificationListener {
         } catch (Exception ignored) {
             // Same.
         }
+    }
+
+    /** Replaces the skip list: lines of {@code type TAB attribute...}. */
+    void skip(String spec) {
+        Map<String, Set<String>> m = new HashMap<>();
+        for (String line : spec.split("\n")) {
+            String[] f = line.split("\t");
+            if (f.length < 2 || f[0].isEmpty()) continue;
+            Set<String> s = m.computeIfAbsent(f[0], k -> new java.util.HashSet<>());
+            for (int i = 1; i < f.length; i++) s.add(f[i]);
+        }
+        skipped = m;
+        selected.clear();
+    }
+
+    /** The attributes a read asks a bean for: its readable ones minus the skipped ones. */
+    private String[] wanted(ObjectName n, String[] readable) {
+        String[] w = selected.get(n);
+        if (w != null) return w;
+        String type = n.getKeyProperty("type");
+        Set<String> skip = type == null ? null : skipped.get(type);
+        if (skip == null || skip.isEmpty()) {
+            w = readable;
+        } else {
+            List<String> keep = new ArrayList<>(readable.length);
+            for (String a : readable) {
+                if (!skip.contains(a)) keep.add(a);
+            }
+            w = keep.toArray(new String[0]);
+        }
+        selected.put(n, w);
+        return w;
     }
 
     /** Runs one read under a deadline. Single flight: a read still running from an earlier call is waited for first. */
@@ -165,7 +209,10 @@ final class Conn implements NotificationListener {
         long taken = System.currentTimeMillis();
         if (requery || !namesValid) {
             refreshNames();
-            if (requery) attrNames.clear();
+            if (requery) {
+                attrNames.clear();
+                selected.clear();
+            }
         }
         List<ObjectName> pats = new ArrayList<>();
         for (String p : patterns) {
@@ -228,6 +275,7 @@ final class Conn implements NotificationListener {
             } catch (InstanceNotFoundException e) {
                 names.remove(n);
                 attrNames.remove(n);
+                selected.remove(n);
                 c.problems.add(new String[] {n.toString(), "unregistered during the read"});
             } catch (IOException e) {
                 if (!(e instanceof java.rmi.UnmarshalException)) throw e;
@@ -250,7 +298,9 @@ final class Conn implements NotificationListener {
             attrs = readable.toArray(new String[0]);
             attrNames.put(n, attrs);
             classNames.put(n, info.getClassName() == null ? "" : info.getClassName());
+            selected.remove(n);
         }
+        attrs = wanted(n, attrs);
         Wire.BeanOut b = new Wire.BeanOut(n.toString(), classNames.getOrDefault(n, ""));
         if (attrs.length == 0) return b;
         Map<String, Object> got = null;

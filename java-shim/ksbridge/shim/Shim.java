@@ -141,6 +141,17 @@ public final class Shim {
         return c.read(patterns, deadlineMs, perAttribute, requery);
     }
 
+    /**
+     * Sets which attributes the connection's reads leave out, by MBean type:
+     * one line per type, {@code type TAB attribute TAB attribute ...}; an
+     * empty spec reads every attribute again.
+     */
+    public static void skip(long id, String spec) throws ShimException {
+        Conn c = CONNS.get(id);
+        if (c == null) throw new ShimException("UNKNOWN_CONNECTION", "connection " + id);
+        c.skip(spec);
+    }
+
     /** How many times the connection queried the full name set (tests check it stays 1). */
     public static long nameQueries(long id) throws ShimException {
         Conn c = CONNS.get(id);
