@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::exposition::selfmetrics::{self, Outcome};
-use crate::exposition::{Family, FamilySet};
+use crate::exposition::{merge_served, Family};
 use crate::source::{Output, Source, SourceError};
 use crate::sync::{lock, read, write};
 
@@ -354,12 +354,12 @@ impl Scraper {
             .collect();
         let all_failed = !present.is_empty() && present.iter().all(|ok| !ok);
         let merge = move || {
-            let mut out = FamilySet::new();
-            for (output, _) in served.iter().flatten() {
-                out.extend(output.families.iter().cloned());
-            }
-            out.extend(selfmetrics::families(&outcomes, &errors));
-            out.into_vec()
+            let sources: Vec<&[Family]> = served
+                .iter()
+                .flatten()
+                .map(|(output, _)| output.families.as_slice())
+                .collect();
+            merge_served(&sources, selfmetrics::families(&outcomes, &errors))
         };
         let families = match tokio::task::spawn_blocking(merge).await {
             Ok(f) => f,

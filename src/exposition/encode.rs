@@ -94,26 +94,34 @@ fn lines(name: &str, kind: Kind, format: Format) -> Lines {
 
 fn encode_in(families: &[Family], format: Format) -> String {
     let mut out = String::with_capacity(estimate(families));
+    let value: fn(&mut String, f64) = match format {
+        Format::OpenMetrics => write_openmetrics_value,
+        Format::Text004 => write_value,
+    };
     for f in families.iter().filter(|f| !f.samples.is_empty()) {
         let l = lines(&f.name, f.kind, format);
-        let _ = writeln!(out, "# HELP {} {}", l.described, escape_help(&f.help));
-        let _ = writeln!(out, "# TYPE {} {}", l.described, l.ty);
+        for (word, text) in [
+            ("# HELP ", escape_help(&f.help).as_ref()),
+            ("# TYPE ", l.ty),
+        ] {
+            out.push_str(word);
+            out.push_str(&l.described);
+            out.push(' ');
+            out.push_str(text);
+            out.push('\n');
+        }
         for s in &f.samples {
             if f.kind == Kind::Histogram {
-                let float = match format {
-                    Format::OpenMetrics => format_openmetrics_value,
-                    Format::Text004 => format_value,
-                };
-                write_histogram(&mut out, &l.sample, s, float);
+                write_histogram(&mut out, &l.sample, s, value);
                 continue;
             }
             out.push_str(&l.sample);
-            write_labels(&mut out, &s.labels);
+            write_labels(&mut out, &s.labels, None);
             out.push(' ');
-            match format {
-                _ if l.constant_one => out.push('1'),
-                Format::OpenMetrics => out.push_str(&format_openmetrics_value(s.value)),
-                Format::Text004 => out.push_str(&format_value(s.value)),
+            if l.constant_one {
+                out.push('1');
+            } else {
+                value(&mut out, s.value);
             }
             out.push('\n');
         }
@@ -141,85 +149,119 @@ pub fn encode_text(families: &[Family]) -> String {
 /// OpenMetrics float: `NaN`, `+Inf`, `-Inf`, else shortest round-trip with a
 /// decimal point or exponent (`5.0`, `0.25`, `1e-9`).
 pub fn format_openmetrics_value(v: f64) -> String {
+    let mut s = String::new();
+    write_openmetrics_value(&mut s, v);
+    s
+}
+
+fn write_openmetrics_value(out: &mut String, v: f64) {
     if v.is_nan() {
-        "NaN".into()
+        out.push_str("NaN");
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else {
-        dtoa::Buffer::new().format_finite(v).to_string()
+        out.push_str(dtoa::Buffer::new().format_finite(v));
     }
 }
 
-fn write_labels(out: &mut String, labels: &[(String, String)]) {
-    if labels.is_empty() {
+/// `{k="v",...}` (nothing for no labels), with `extra` (the `le` of a bucket) last.
+fn write_labels(out: &mut String, labels: &[(String, String)], extra: Option<(&str, &str)>) {
+    if labels.is_empty() && extra.is_none() {
         return;
     }
     out.push('{');
-    for (i, (k, v)) in labels.iter().enumerate() {
+    let all = labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra);
+    for (i, (k, v)) in all.enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+        out.push_str(k);
+        out.push_str("=\"");
+        escape_label_into(out, v);
+        out.push('"');
     }
     out.push('}');
 }
 
 /// One histogram sample (both formats): `<name>_bucket` lines with `le`
 /// (ascending, ending in `+Inf` = the count), then `<name>_sum` and
-/// `<name>_count`; `float` formats bounds and the sum for the format.
-fn write_histogram(out: &mut String, name: &str, s: &Sample, float: fn(f64) -> String) {
+/// `<name>_count`; `float` writes bounds and the sum for the format.
+fn write_histogram(out: &mut String, name: &str, s: &Sample, float: fn(&mut String, f64)) {
     let Some(h) = s.histogram.as_deref() else {
         return;
     };
-    let mut labels = s.labels.clone();
-    labels.push(("le".to_string(), String::new()));
-    let last = labels.len() - 1;
-    for (le, count) in h
-        .buckets
-        .iter()
-        .map(|&(le, c)| (float(le), c))
-        .chain(std::iter::once(("+Inf".to_string(), h.count)))
-    {
-        labels[last].1 = le;
+    let mut le = String::new();
+    let count_line = |out: &mut String, le: &str, count: u64| {
         out.push_str(name);
         out.push_str("_bucket");
-        write_labels(out, &labels);
-        let _ = writeln!(out, " {count}");
+        write_labels(out, &s.labels, Some(("le", le)));
+        out.push(' ');
+        out.push_str(itoa::Buffer::new().format(count));
+        out.push('\n');
+    };
+    for &(bound, count) in &h.buckets {
+        le.clear();
+        float(&mut le, bound);
+        count_line(out, &le, count);
     }
+    count_line(out, "+Inf", h.count);
     out.push_str(name);
     out.push_str("_sum");
-    write_labels(out, &s.labels);
-    let _ = writeln!(out, " {}", float(h.sum));
+    write_labels(out, &s.labels, None);
+    out.push(' ');
+    float(out, h.sum);
+    out.push('\n');
     out.push_str(name);
     out.push_str("_count");
-    write_labels(out, &s.labels);
-    let _ = writeln!(out, " {}", h.count);
+    write_labels(out, &s.labels, None);
+    out.push(' ');
+    out.push_str(itoa::Buffer::new().format(h.count));
+    out.push('\n');
 }
 
 /// Go-parsable float: `NaN`, `+Inf`, `-Inf`, shortest round-trip otherwise.
 pub fn format_value(v: f64) -> String {
+    let mut s = String::new();
+    write_value(&mut s, v);
+    s
+}
+
+fn write_value(out: &mut String, v: f64) {
     if v.is_nan() {
-        "NaN".into()
+        out.push_str("NaN");
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v == v.trunc() && v.abs() < 1e15 {
-        format!("{}", v as i64)
+        out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        format!("{v:?}")
+        let _ = write!(out, "{v:?}");
     }
 }
 
-fn escape_label(v: &str) -> String {
+/// A label value escaped (`\\`, `\"`, `\n`) onto `out`.
+fn escape_label_into(out: &mut String, v: &str) {
     if !v.contains(['\\', '"', '\n']) {
-        return v.to_string();
+        out.push_str(v);
+        return;
     }
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
-fn escape_help(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n")
+fn escape_help(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains(['\\', '\n']) {
+        return v.into();
+    }
+    v.replace('\\', "\\\\").replace('\n', "\\n").into()
 }
 
 fn estimate(families: &[Family]) -> usize {

@@ -4,6 +4,8 @@
 //! Names are final Prometheus names chosen in Rust (base units already in the
 //! name; a counter's name carries no `_total`, the encoder appends it).
 
+use std::sync::Arc;
+
 /// How a family is typed in the exposition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -31,11 +33,59 @@ pub struct HistogramValue {
     pub sum: f64,
 }
 
+/// A sample's label pairs in output order; values are plain strings
+/// (decoded, unescaped). Shared, not copied: every sample of one bean holds
+/// the same set, and a scrape's merge clones samples without copying them.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Labels(Arc<[(String, String)]>);
+
+impl Labels {
+    /// The pairs as a new vector (to build a related label set from).
+    pub fn to_vec(&self) -> Vec<(String, String)> {
+        self.0.to_vec()
+    }
+
+    /// Whether `a` and `b` are the very same set (not just equal).
+    pub fn same(a: &Labels, b: &Labels) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl std::ops::Deref for Labels {
+    type Target = [(String, String)];
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Labels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Vec<(String, String)>> for Labels {
+    fn from(v: Vec<(String, String)>) -> Self {
+        Labels(v.into())
+    }
+}
+
+impl From<&[(String, String)]> for Labels {
+    fn from(v: &[(String, String)]) -> Self {
+        Labels(v.into())
+    }
+}
+
+impl PartialEq<Vec<(String, String)>> for Labels {
+    fn eq(&self, other: &Vec<(String, String)>) -> bool {
+        *self.0 == **other
+    }
+}
+
 /// One labelled value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// Label pairs in output order. Values are plain strings (decoded, unescaped).
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     /// The value; for a histogram its count.
     pub value: f64,
     /// The buckets, count and sum of a `Kind::Histogram` sample.
@@ -61,18 +111,18 @@ impl Family {
         }
     }
 
-    pub fn push(&mut self, labels: Vec<(String, String)>, value: f64) {
+    pub fn push(&mut self, labels: impl Into<Labels>, value: f64) {
         self.samples.push(Sample {
-            labels,
+            labels: labels.into(),
             value,
             histogram: None,
         });
     }
 
     /// Adds a histogram sample (for a `Kind::Histogram` family).
-    pub fn push_histogram(&mut self, labels: Vec<(String, String)>, h: HistogramValue) {
+    pub fn push_histogram(&mut self, labels: impl Into<Labels>, h: HistogramValue) {
         self.samples.push(Sample {
-            labels,
+            labels: labels.into(),
             value: h.count as f64,
             histogram: Some(Box::new(h)),
         });

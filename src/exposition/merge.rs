@@ -4,24 +4,60 @@
 //! dropped. Input: families or single samples; output: `Vec<Family>` sorted
 //! by name with empty families left out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::BuildHasher;
 
-use super::{Family, HistogramValue, Kind, Sample};
+use super::{Family, HistogramValue, Kind, Labels, Sample};
 
-/// A family and the hashes of the label sets it holds (to sample indexes).
-type Entry = (Family, HashMap<u64, Vec<usize>>);
+type Fast = foldhash::fast::FixedState;
 
-fn label_hash(labels: &[(String, String)]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    labels.hash(&mut h);
-    h.finish()
+/// The hash [`FamilySet`] indexes a label set by (see [`FamilySet::add_hashed`]).
+pub fn label_hash(labels: &[(String, String)]) -> u64 {
+    Fast::default().hash_one(labels)
+}
+
+/// Sample indexes of one label hash (collisions are rare: no allocation for one).
+#[derive(Debug)]
+enum Slots {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+/// A family and, once a second sample set is merged into it, the index of
+/// its label sets (a family added whole and never merged into is never
+/// indexed: one source's families pass a scrape's merge without hashing).
+#[derive(Debug)]
+struct Entry {
+    family: Family,
+    index: Option<HashMap<u64, Slots, Fast>>,
+}
+
+fn build_index(samples: &[Sample]) -> HashMap<u64, Slots, Fast> {
+    let mut index = HashMap::with_capacity_and_hasher(samples.len(), Fast::default());
+    for (i, s) in samples.iter().enumerate() {
+        insert(&mut index, label_hash(&s.labels), i);
+    }
+    index
+}
+
+fn insert(index: &mut HashMap<u64, Slots, Fast>, hash: u64, i: usize) {
+    match index.get_mut(&hash) {
+        None => {
+            index.insert(hash, Slots::One(i));
+        }
+        Some(Slots::One(j)) => {
+            let j = *j;
+            index.insert(hash, Slots::Many(vec![j, i]));
+        }
+        Some(Slots::Many(v)) => v.push(i),
+    }
 }
 
 /// Families being merged, keyed by name.
 #[derive(Debug, Default)]
 pub struct FamilySet {
-    map: BTreeMap<String, Entry>,
+    entries: Vec<Entry>,
+    by_name: HashMap<String, usize, Fast>,
 }
 
 impl FamilySet {
@@ -35,7 +71,7 @@ impl FamilySet {
         name: &str,
         kind: Kind,
         help: &str,
-        labels: Vec<(String, String)>,
+        labels: impl Into<Labels>,
         value: f64,
     ) {
         self.add_with(name, kind, || help.to_string(), labels, value);
@@ -47,7 +83,23 @@ impl FamilySet {
         name: &str,
         kind: Kind,
         help: impl FnOnce() -> String,
-        labels: Vec<(String, String)>,
+        labels: impl Into<Labels>,
+        value: f64,
+    ) {
+        let labels = labels.into();
+        let hash = label_hash(&labels);
+        self.add_hashed(name, kind, help, labels, hash, value);
+    }
+
+    /// [`FamilySet::add_with`] for a label set already hashed with
+    /// [`label_hash`] (a bean's labels are shared by all its samples: hashed once).
+    pub fn add_hashed(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        help: impl FnOnce() -> String,
+        labels: Labels,
+        hash: u64,
         value: f64,
     ) {
         let sample = Sample {
@@ -55,7 +107,7 @@ impl FamilySet {
             value,
             histogram: None,
         };
-        self.add_sample(name, kind, help, sample);
+        self.add_sample(name, kind, help, sample, hash);
     }
 
     /// Adds one histogram sample to a `Kind::Histogram` family.
@@ -63,15 +115,16 @@ impl FamilySet {
         &mut self,
         name: &str,
         help: impl FnOnce() -> String,
-        labels: Vec<(String, String)>,
+        labels: impl Into<Labels>,
         h: HistogramValue,
     ) {
         let sample = Sample {
-            labels,
+            labels: labels.into(),
             value: h.count as f64,
             histogram: Some(Box::new(h)),
         };
-        self.add_sample(name, Kind::Histogram, help, sample);
+        let hash = label_hash(&sample.labels);
+        self.add_sample(name, Kind::Histogram, help, sample, hash);
     }
 
     /// Adds one sample of any kind (histogram data kept).
@@ -81,55 +134,83 @@ impl FamilySet {
         kind: Kind,
         help: impl FnOnce() -> String,
         sample: Sample,
+        hash: u64,
     ) {
-        let entry = match self.map.get_mut(name) {
-            Some(e) => e,
-            None => self
-                .map
-                .entry(name.to_string())
-                .or_insert_with(|| (Family::new(name, kind, help()), HashMap::new())),
+        let at = match self.by_name.get(name) {
+            Some(&at) => at,
+            None => {
+                self.entries.push(Entry {
+                    family: Family::new(name, kind, help()),
+                    index: None,
+                });
+                self.by_name
+                    .insert(name.to_string(), self.entries.len() - 1);
+                self.entries.len() - 1
+            }
         };
-        if entry.0.kind != kind {
+        let Entry { family, index } = &mut self.entries[at];
+        if family.kind != kind {
             tracing::debug!(family = name, "metric kind conflict, sample dropped");
             return;
         }
-        let idx = entry.1.entry(label_hash(&sample.labels)).or_default();
-        if idx
-            .iter()
-            .any(|&i| entry.0.samples[i].labels == sample.labels)
-        {
-            return;
+        let index = index.get_or_insert_with(|| build_index(&family.samples));
+        let next = family.samples.len();
+        let samples = &family.samples;
+        let seen = |i: &usize| {
+            let l = &samples[*i].labels;
+            Labels::same(l, &sample.labels) || *l == sample.labels
+        };
+        match index.get(&hash) {
+            Some(Slots::One(i)) if seen(i) => return,
+            Some(Slots::Many(v)) if v.iter().any(seen) => return,
+            _ => {}
         }
-        idx.push(entry.0.samples.len());
-        entry.0.samples.push(sample);
+        insert(index, hash, next);
+        family.samples.push(sample);
     }
 
     /// Merges whole families (a family new to the set is taken as it is).
     pub fn extend(&mut self, families: impl IntoIterator<Item = Family>) {
         for f in families {
-            if !self.map.contains_key(&f.name) {
-                let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
-                for (i, s) in f.samples.iter().enumerate() {
-                    index.entry(label_hash(&s.labels)).or_default().push(i);
-                }
-                self.map.insert(f.name.clone(), (f, index));
+            if !self.by_name.contains_key(&f.name) {
+                self.by_name.insert(f.name.clone(), self.entries.len());
+                self.entries.push(Entry {
+                    family: f,
+                    index: None,
+                });
                 continue;
             }
             let (name, kind, help) = (f.name, f.kind, f.help);
             for s in f.samples {
-                self.add_sample(&name, kind, || help.clone(), s);
+                let hash = label_hash(&s.labels);
+                self.add_sample(&name, kind, || help.clone(), s, hash);
             }
         }
     }
 
     /// Families sorted by name, empty ones left out.
     pub fn into_vec(self) -> Vec<Family> {
-        self.map
-            .into_values()
-            .map(|(f, _)| f)
+        let mut v: Vec<Family> = self
+            .entries
+            .into_iter()
+            .map(|e| e.family)
             .filter(|f| !f.samples.is_empty())
-            .collect()
+            .collect();
+        v.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        v
     }
+}
+
+/// What a scrape serves: the families of every served source, in source
+/// order (the first label set wins), then `extra` (the self-metrics). The
+/// sources' families are cloned, not copied: their label sets are shared.
+pub fn merge_served(sources: &[&[Family]], extra: Vec<Family>) -> Vec<Family> {
+    let mut out = FamilySet::new();
+    for families in sources {
+        out.extend(families.iter().cloned());
+    }
+    out.extend(extra);
+    out.into_vec()
 }
 
 #[cfg(test)]
