@@ -1,0 +1,470 @@
+#!/usr/bin/env python3
+"""The whole benchmark in one run (driven by scripts/bench.sh, which builds).
+
+Every figure is measured side by side in this run and printed as a table of
+ratios and absolute numbers with the machine, versions, date and load:
+
+  model      ksbridge's model, merge and encoders on the 2,000-bean x
+             10-attribute snapshot (examples/bench_model)
+  scrape     warm /metrics of a replay JVM with that shape, alternating one
+             scrape each between: ksbridge (served attributes only),
+             ksbridge reading every attribute (the old reader), the
+             jmx_exporter agent inside a twin JVM with a catch-all rule, and
+             with a Kafka Streams rule set; latency, CPU of ksbridge and of the
+             target per scrape (/proc), bytes the target moved per scrape
+             (/proc/<pid>/io), RSS of ksbridge and of the target (before
+             attach, after attach, after the scrapes)
+  targets    N small replay JVMs (100 beans each) in one `ksbridge serve`:
+             latency, CPU per target-scrape, ksbridge RSS and threads
+  lag        scripts/bench-lag.sh, when asked (KSB_BENCH_LAG=GROUPS,PARTITIONS)
+
+Usage: bench.py --bin KSBRIDGE --model-bin BENCH_MODEL --replay-classes DIR
+                [--agent JAR] [--quick] [--json FILE]
+Every process started here is stopped at the end (replay JVMs exit when
+their stdin closes).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+STARTED = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_s(pid):
+    """utime + stime of a process, seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def status(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_mib(pid):
+    return status(pid, "VmRSS") / 1024
+
+
+def io_bytes(pid):
+    """Bytes the process read and wrote through syscalls (sockets included)."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            d = dict(line.split(": ") for line in f.read().splitlines())
+        return int(d["rchar"]) + int(d["wchar"])
+    except OSError:
+        return 0
+
+
+def start(args, name, **kw):
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, **kw)
+    STARTED.append((name, p))
+    return p
+
+
+def stop_all():
+    for _, p in reversed(STARTED):
+        try:
+            if p.stdin:
+                p.stdin.close()
+        except OSError:
+            pass
+        if p.poll() is None:
+            p.terminate()
+    for _, p in STARTED:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    STARTED.clear()
+
+
+def replay(classes, beans, attrs, heap="256m", agent=None):
+    """A replay JVM with the generated shape; returns (process, pid)."""
+    cmd = ["java", f"-Xmx{heap}", "-XX:+UseSerialGC"]
+    if agent:
+        cmd.append(f"-javaagent:{agent}")
+    cmd += ["-cp", classes, "ksbridge.replay.Replay", "--generate", f"beans={beans},attrs={attrs}"]
+    p = start(cmd, "replay", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in p.stdout:
+        if line.startswith("READY"):
+            return p, p.pid
+    raise RuntimeError(f"replay JVM did not start: {' '.join(cmd)}")
+
+
+def serve(binary, targets, extra=()):
+    port = free_port()
+    cmd = [binary, "serve", "--web.listen-address", f"127.0.0.1:{port}", "--no-group.jvm"]
+    for t in targets:
+        cmd += ["--target", str(t)]
+    cmd += list(extra)
+    p = start(cmd, "ksbridge", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", p)
+    return p, url + "/metrics"
+
+
+def wait_http(url, proc=None, seconds=120):
+    end = time.time() + seconds
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                r.read()
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def scrape(url):
+    t = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=120) as r:
+        body = r.read()
+    return time.perf_counter() - t, body
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def p95(xs):
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))] if s else float("nan")
+
+
+# ---------------------------------------------------------------- parts
+
+
+def part_model(model_bin, quick):
+    out = subprocess.run(
+        [model_bin, "--iterations", "5" if quick else "21"] + (["--beans", "200"] if quick else []),
+        check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def part_scrape(a, quick):
+    """Alternating scrapes of one shape by ksbridge (two modes) and the agent."""
+    beans, attrs, rounds = (200, 10, 4) if quick else (2000, 10, 25)
+    peers = []  # (label, target pid, url, ksbridge pid or None, target rss before attach)
+    for label, extra in (("ksbridge", ()), ("ksbridge_all_attributes", ("--bench.all-attributes",))):
+        _, pid = replay(a.replay_classes, beans, attrs)
+        time.sleep(0.5)
+        before = rss_mib(pid)
+        proc, url = serve(a.bin, [pid], extra)
+        peers.append([label, pid, url, proc.pid, before])
+    if a.agent:
+        rules = {
+            "jmx_exporter_catch_all": os.path.join(a.work, "catch-all.yaml"),
+            "jmx_exporter_streams_rules": os.path.join(ROOT, "scripts/bench/jmx_exporter-streams.yaml"),
+        }
+        with open(rules["jmx_exporter_catch_all"], "w") as f:
+            f.write('rules:\n  - pattern: ".*"\n')
+        for label, cfg in rules.items():
+            port = free_port()
+            _, pid = replay(a.replay_classes, beans, attrs, agent=f"{a.agent}=127.0.0.1:{port}:{cfg}")
+            url = f"http://127.0.0.1:{port}/metrics"
+            wait_http(url)
+            peers.append([label, pid, url, None, None])
+    rows = {p[0]: {"lat": [], "tcpu": [], "kcpu": [], "io": [], "bytes": 0, "samples": 0} for p in peers}
+    # First scrape: attach + first read (timed apart), then the agent's warm-up.
+    for label, pid, url, kpid, before in peers:
+        t, body = scrape(url)
+        rows[label]["first_s"] = t
+        rows[label]["target_rss_before_attach"] = before
+        rows[label]["target_rss_after_attach"] = rss_mib(pid)
+        for _ in range(2):
+            scrape(url)
+    for _ in range(rounds):
+        for label, pid, url, kpid, _ in peers:
+            c0, i0 = cpu_s(pid), io_bytes(pid)
+            k0 = cpu_s(kpid) if kpid else 0
+            t, body = scrape(url)
+            r = rows[label]
+            r["lat"].append(t)
+            r["tcpu"].append(cpu_s(pid) - c0)
+            r["io"].append(io_bytes(pid) - i0)
+            if kpid:
+                r["kcpu"].append(cpu_s(kpid) - k0)
+            r["bytes"] = len(body)
+            r["samples"] = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    out = {}
+    for label, pid, url, kpid, _ in peers:
+        r = rows[label]
+        out[label] = {
+            "median_ms": median(r["lat"]) * 1e3,
+            "p95_ms": p95(r["lat"]) * 1e3,
+            "first_scrape_ms": r["first_s"] * 1e3,
+            "target_cpu_ms": statistics.mean(r["tcpu"]) * 1e3,
+            "ksbridge_cpu_ms": statistics.mean(r["kcpu"]) * 1e3 if r["kcpu"] else None,
+            "target_io_kib": statistics.mean(r["io"]) / 1024,
+            "exposition_bytes": r["bytes"],
+            "samples": r["samples"],
+            "ksbridge_rss_mib": rss_mib(kpid) if kpid else None,
+            "target_rss_before_attach_mib": r["target_rss_before_attach"],
+            "target_rss_after_attach_mib": r["target_rss_after_attach"],
+            "target_rss_after_scrapes_mib": rss_mib(pid),
+        }
+    stop_all()
+    return {"beans": beans, "attrs": attrs, "rounds": rounds, "peers": out}
+
+
+def part_targets(a, quick):
+    """N small replay JVMs in one serve: latency, CPU per target-scrape, RSS."""
+    counts, rounds = ([1, 3], 3) if quick else ([1, 10, 50], 10)
+    out = []
+    for n in counts:
+        pids = [replay(a.replay_classes, 100, 10, heap="48m")[1] for _ in range(n)]
+        proc, url = serve(a.bin, pids)
+        for _ in range(3):
+            scrape(url)
+        k0 = cpu_s(proc.pid)
+        t0 = [cpu_s(p) for p in pids]
+        w0 = time.perf_counter()
+        lat = []
+        for _ in range(rounds):
+            t, _ = scrape(url)
+            lat.append(t)
+        wall = time.perf_counter() - w0
+        kcpu = cpu_s(proc.pid) - k0
+        tcpu = sum(cpu_s(p) - c for p, c in zip(pids, t0))
+        scrapes = rounds * n
+        cores = os.cpu_count() or 1
+        out.append({
+            "targets": n,
+            "median_ms": median(lat) * 1e3,
+            "p95_ms": p95(lat) * 1e3,
+            "ksbridge_cpu_ms_per_target_scrape": kcpu / scrapes * 1e3,
+            "target_cpu_ms_per_target_scrape": tcpu / scrapes * 1e3,
+            "wall_over_cpu_per_core": wall / ((kcpu + tcpu) / cores) if kcpu + tcpu > 0 else None,
+            "ksbridge_rss_mib": rss_mib(proc.pid),
+            "ksbridge_threads": status(proc.pid, "Threads"),
+        })
+        stop_all()
+    return out
+
+
+# Embedded-JVM footprint flags, one at a time on top of the defaults
+# (KSBRIDGE_JVM_OPTIONS is appended to ksbridge's own options: the later wins).
+FLAGS = [
+    "",
+    "-Xmx64m",
+    "-Xmx48m -Xmn8m",
+    "-XX:MaxHeapFreeRatio=20 -XX:MinHeapFreeRatio=5",
+    "-XX:ReservedCodeCacheSize=16m",
+    "-Xss256k",
+    "-XX:MaxMetaspaceSize=32m",
+    "-XX:TieredStopAtLevel=0",
+    "-Xshare:off",
+]
+
+
+def part_flags(a, quick):
+    """ksbridge RSS and latency serving the scrape shape, per JVM flag set."""
+    beans, rounds = (200, 3) if quick else (2000, 15)
+    _, pid = replay(a.replay_classes, beans, 10)
+    out = []
+    for flags in FLAGS[:2] if quick else FLAGS:
+        env = dict(os.environ, KSBRIDGE_JVM_OPTIONS=flags)
+        port = free_port()
+        p = start([a.bin, "serve", "--web.listen-address", f"127.0.0.1:{port}", "--no-group.jvm",
+                   "--target", str(pid)], "ksbridge", env=env,
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(url + "/healthz", p)
+        except RuntimeError:
+            out.append({"flags": flags or "(defaults)", "error": "did not start"})
+            continue
+        for _ in range(3):
+            scrape(url + "/metrics")
+        k0 = cpu_s(p.pid)
+        lat = [scrape(url + "/metrics")[0] for _ in range(rounds)]
+        out.append({
+            "flags": flags or "(defaults)",
+            "ksbridge_rss_mib": rss_mib(p.pid),
+            "median_ms": median(lat) * 1e3,
+            "ksbridge_cpu_ms": (cpu_s(p.pid) - k0) / rounds * 1e3,
+        })
+        p.terminate()
+        p.wait()
+    stop_all()
+    return {"beans": beans, "runs": out}
+
+
+def part_lag(spec):
+    groups, parts = (spec.split(",") + ["100"])[:2]
+    r = subprocess.run([os.path.join(ROOT, "scripts/bench-lag.sh"), groups, parts],
+                       capture_output=True, text=True, cwd=ROOT)
+    lines = [line for line in r.stdout.splitlines() if "=" in line]
+    return {"groups": int(groups), "partitions": int(parts), "exit": r.returncode, "lines": lines[-12:]}
+
+
+# ---------------------------------------------------------------- output
+
+
+def machine():
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(": ", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+
+    def first_line(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            return (r.stdout or r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{os.cpu_count()} x {cpu}",
+        "memory_gib": round(os.sysconf("SC_PHYS_PAGES") * PAGE / 2**30, 1),
+        "kernel": platform.release(),
+        "ksbridge": first_line(["git", "-C", ROOT, "describe", "--always", "--dirty"]),
+        "rustc": first_line(["rustc", "--version"]),
+        "java": first_line(["java", "-version"]),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def f(v, digits=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a is not None and b else "-"
+
+
+def table(res, agent_version):
+    m = res["machine"]
+    print(f"ksbridge benchmark, {m['date']}: {m['cpu']}, {m['memory_gib']} GiB, Linux {m['kernel']}")
+    print(f"  ksbridge {m['ksbridge']} ({res['profile']} build), {m['rustc']}, {m['java']}, "
+          f"jmx_exporter {agent_version}; load before {m['load']}, after {res['load_after']}")
+    print("\n## model + merge + encoding (ksbridge's own work on one snapshot; goal <= 5 ms)")
+    print(f"{'snapshot':28}{'samples':>8}{'model':>8}{'merge':>8}{'0.0.4':>8}{'OM':>8}{'total ms':>10}{'allocs':>9}")
+    for r in res["model"]:
+        ms, al = r["median_ms"], r["allocations"]
+        print(f"{os.path.basename(r['snapshot']):28}{r['samples']:>8}{ms['model']:>8.2f}{ms['merge']:>8.2f}"
+              f"{ms['text_0_0_4']:>8.2f}{ms['openmetrics']:>8.2f}{ms['model_merge_text']:>10.2f}"
+              f"{al['model'] + al['merge'] + al['text_0_0_4']:>9}")
+    s = res["scrape"]
+    p = s["peers"]
+    print(f"\n## warm /metrics, {s['beans']} beans x {s['attrs']} attributes, {s['rounds']} alternating rounds")
+    print(f"{'':28}{'median ms':>10}{'p95':>8}{'1st ms':>8}{'target CPU':>11}{'ksb CPU':>9}{'target I/O KiB':>15}"
+          f"{'bytes':>9}{'samples':>8}")
+    for label, r in p.items():
+        print(f"{label:28}{f(r['median_ms']):>10}{f(r['p95_ms']):>8}{f(r['first_scrape_ms'], 0):>8}"
+              f"{f(r['target_cpu_ms']):>11}{f(r['ksbridge_cpu_ms']):>9}{f(r['target_io_kib']):>15}"
+              f"{r['exposition_bytes']:>9}{r['samples']:>8}")
+    print(f"{'':28}{'ksb RSS MiB':>12}{'target RSS: before':>19}{'attach':>8}{'scrapes':>9}")
+    for label, r in p.items():
+        before = r["target_rss_before_attach_mib"]
+        attach = r["target_rss_after_attach_mib"] - before if before else None
+        after = r["target_rss_after_scrapes_mib"] - r["target_rss_after_attach_mib"] if before else None
+        print(f"{label:28}{f(r['ksbridge_rss_mib']):>12}{f(before):>19}{f(attach, 1):>8}{f(after, 1):>9}")
+    k, allattrs = p.get("ksbridge"), p.get("ksbridge_all_attributes")
+    ratios = []
+    if k and allattrs:
+        ratios.append(f"served/all attributes: median {ratio(k['median_ms'], allattrs['median_ms'])}, "
+                      f"target CPU {ratio(k['target_cpu_ms'], allattrs['target_cpu_ms'])}, "
+                      f"target I/O {ratio(k['target_io_kib'], allattrs['target_io_kib'])}")
+    for peer in ("jmx_exporter_catch_all", "jmx_exporter_streams_rules"):
+        if k and peer in p:
+            ratios.append(f"ksbridge/{peer}: median {ratio(k['median_ms'], p[peer]['median_ms'])}, "
+                          f"p95 {ratio(k['p95_ms'], p[peer]['p95_ms'])}, "
+                          f"target CPU {ratio(k['target_cpu_ms'], p[peer]['target_cpu_ms'])}")
+    for line in ratios:
+        print("  " + line)
+    print("\n## many targets (replay JVMs of 100 beans x 10 attributes in one serve)")
+    print(f"{'targets':>8}{'median ms':>10}{'p95':>8}{'ksb CPU/target-scrape':>23}{'target CPU/t-s':>16}"
+          f"{'wall/(CPU/cores)':>18}{'ksb RSS':>9}{'threads':>8}")
+    for r in res["targets"]:
+        print(f"{r['targets']:>8}{f(r['median_ms']):>10}{f(r['p95_ms']):>8}"
+              f"{f(r['ksbridge_cpu_ms_per_target_scrape'], 2):>23}{f(r['target_cpu_ms_per_target_scrape'], 2):>16}"
+              f"{f(r['wall_over_cpu_per_core'], 2):>18}{f(r['ksbridge_rss_mib']):>9}{r['ksbridge_threads']:>8}")
+    if res["targets"]:
+        one = res["targets"][0]
+        for r in res["targets"][1:]:
+            print(f"  {r['targets']} vs 1 target: latency {ratio(r['median_ms'], one['median_ms'])}, "
+                  f"ksbridge RSS +{r['ksbridge_rss_mib'] - one['ksbridge_rss_mib']:.1f} MiB "
+                  f"({(r['ksbridge_rss_mib'] - one['ksbridge_rss_mib']) / (r['targets'] - 1):.2f} MiB per extra target)")
+    fl = res.get("flags")
+    if fl:
+        print(f"\n## embedded JVM flags (ksbridge serving {fl['beans']} beans; on top of the defaults)")
+        print(f"{'flags':50}{'ksb RSS MiB':>12}{'median ms':>10}{'ksb CPU ms':>11}")
+        base = fl["runs"][0] if fl["runs"] else {}
+        for r in fl["runs"]:
+            if "error" in r:
+                print(f"{r['flags']:50}  {r['error']}")
+                continue
+            print(f"{r['flags']:50}{f(r['ksbridge_rss_mib']):>12}{f(r['median_ms']):>10}{f(r['ksbridge_cpu_ms']):>11}"
+                  f"   RSS {ratio(r['ksbridge_rss_mib'], base.get('ksbridge_rss_mib'))}")
+    if res.get("lag"):
+        lag = res["lag"]
+        print(f"\n## lag (scripts/bench-lag.sh {lag['groups']} {lag['partitions']}, exit {lag['exit']})")
+        for line in lag["lines"]:
+            print("  " + line)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--model-bin", required=True)
+    ap.add_argument("--replay-classes", required=True)
+    ap.add_argument("--agent")
+    ap.add_argument("--agent-version", default="1.0.1")
+    ap.add_argument("--profile", default="release")
+    ap.add_argument("--work", default="/tmp")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    res = {"machine": machine(), "profile": a.profile, "quick": a.quick}
+    try:
+        res["model"] = part_model(a.model_bin, a.quick)
+        res["scrape"] = part_scrape(a, a.quick)
+        res["targets"] = part_targets(a, a.quick)
+        res["flags"] = part_flags(a, a.quick)
+        lag = os.environ.get("KSB_BENCH_LAG")
+        res["lag"] = part_lag(lag) if lag and not a.quick else None
+    finally:
+        stop_all()
+    res["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    table(res, a.agent_version)
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(res, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
