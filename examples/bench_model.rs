@@ -124,7 +124,7 @@ fn time<T>(n: usize, mut f: impl FnMut() -> T) -> (f64, u64, T) {
         last = Some(v);
     }
     ms.sort_by(f64::total_cmp);
-    let v = last.unwrap_or_else(|| f());
+    let v = last.unwrap_or_else(f);
     (ms[ms.len() / 2], allocs, v)
 }
 

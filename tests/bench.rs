@@ -73,7 +73,7 @@ fn quick_benchmark_prints_its_table() {
             .iter()
             .map(|t| t["targets"].as_u64())
             .collect::<Vec<_>>(),
-        vec![Some(1), Some(3)]
+        vec![Some(1), Some(2)]
     );
     let model = res["model"].as_array().expect("model");
     assert!(model[0]["samples"].as_u64().unwrap_or(0) > 0, "{model:?}");

@@ -168,7 +168,7 @@ def part_model(model_bin, quick):
 
 def part_scrape(a, quick):
     """Alternating scrapes of one shape by ksbridge (two modes) and the agent."""
-    beans, attrs, rounds = (200, 10, 4) if quick else (2000, 10, 25)
+    beans, attrs, rounds = (200, 10, 3) if quick else (2000, 10, 25)
     peers = []  # (label, target pid, url, ksbridge pid or None, target rss before attach)
     for label, extra in (("ksbridge", ()), ("ksbridge_all_attributes", ("--bench.all-attributes",))):
         _, pid = replay(a.replay_classes, beans, attrs)
@@ -211,6 +211,7 @@ def part_scrape(a, quick):
                 r["kcpu"].append(cpu_s(kpid) - k0)
             r["bytes"] = len(body)
             r["samples"] = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    profile = profile_scrapes(peers[0], a.work) if os.environ.get("KSB_BENCH_PERF") and not quick else None
     out = {}
     for label, pid, url, kpid, _ in peers:
         r = rows[label]
@@ -229,12 +230,30 @@ def part_scrape(a, quick):
             "target_rss_after_scrapes_mib": rss_mib(pid),
         }
     stop_all()
-    return {"beans": beans, "attrs": attrs, "rounds": rounds, "peers": out}
+    return {"beans": beans, "attrs": attrs, "rounds": rounds, "peers": out, "profile": profile}
+
+
+def profile_scrapes(peer, work, scrapes=15):
+    """Where one scrape's CPU goes on both sides: `perf record` of ksbridge and
+    the target during `scrapes` scrapes, summed by process, thread and object."""
+    label, pid, url, kpid, _ = peer
+    data = os.path.join(work, "perf.data")
+    rec = subprocess.Popen(["perf", "record", "-F", "999", "-o", data, "-p", f"{kpid},{pid}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    for _ in range(scrapes):
+        scrape(url)
+    rec.send_signal(2)
+    rec.wait(timeout=60)
+    rep = subprocess.run(["perf", "report", "-i", data, "--sort", "pid,comm,dso", "--stdio",
+                          "--percent-limit", "1.5"], capture_output=True, text=True).stdout
+    rows = [line.strip() for line in rep.splitlines() if line.strip() and not line.startswith("#")]
+    return {"ksbridge_pid": kpid, "target_pid": pid, "scrapes": scrapes, "rows": rows}
 
 
 def part_targets(a, quick):
     """N small replay JVMs in one serve: latency, CPU per target-scrape, RSS."""
-    counts, rounds = ([1, 3], 3) if quick else ([1, 10, 50], 10)
+    counts, rounds = ([1, 2], 2) if quick else ([1, 10, 50], 10)
     out = []
     for n in counts:
         pids = [replay(a.replay_classes, 100, 10, heap="48m")[1] for _ in range(n)]
@@ -405,6 +424,12 @@ def table(res, agent_version):
                           f"target CPU {ratio(k['target_cpu_ms'], p[peer]['target_cpu_ms'])}")
     for line in ratios:
         print("  " + line)
+    prof = s.get("profile")
+    if prof:
+        print(f"\n## profile of {prof['scrapes']} scrapes (perf, ksbridge pid {prof['ksbridge_pid']}, "
+              f"target pid {prof['target_pid']}; share of all samples by process, thread, object)")
+        for line in prof["rows"]:
+            print("  " + line)
     print("\n## many targets (replay JVMs of 100 beans x 10 attributes in one serve)")
     print(f"{'targets':>8}{'median ms':>10}{'p95':>8}{'ksb CPU/target-scrape':>23}{'target CPU/t-s':>16}"
           f"{'wall/(CPU/cores)':>18}{'ksb RSS':>9}{'threads':>8}")
@@ -453,7 +478,7 @@ def main():
         res["model"] = part_model(a.model_bin, a.quick)
         res["scrape"] = part_scrape(a, a.quick)
         res["targets"] = part_targets(a, a.quick)
-        res["flags"] = part_flags(a, a.quick)
+        res["flags"] = None if a.quick else part_flags(a, a.quick)
         lag = os.environ.get("KSB_BENCH_LAG")
         res["lag"] = part_lag(lag) if lag and not a.quick else None
     finally:

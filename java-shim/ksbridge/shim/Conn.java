@@ -53,7 +53,7 @@ final class Conn implements NotificationListener {
      * The reads of every connection share two small pools (whole reads, and
      * the parts of one read), so many targets cost no thread each: a read
      * waits for a thread only while PARALLEL others keep the cores busy.
-     * Idle threads end after a minute.
+     * Idle threads end after ten seconds.
      */
     private static final ExecutorService READERS = pool("ksbridge-read", 4 * PARALLEL);
     private static final ExecutorService PARTS = pool("ksbridge-read-part", 4 * PARALLEL);
@@ -62,7 +62,7 @@ final class Conn implements NotificationListener {
 
     private static ExecutorService pool(String name, int threads) {
         java.util.concurrent.ThreadPoolExecutor p = new java.util.concurrent.ThreadPoolExecutor(
-                threads, threads, 60, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                threads, threads, 10, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
                     Thread t = new Thread(r, name);
                     t.setDaemon(true);
                     // RMI resolves classes (the stand-in enums) through this loader.
