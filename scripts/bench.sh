@@ -6,7 +6,7 @@
 # set; prints one table of ratios and absolute figures with the machine,
 # versions, date and load (see docs/benchmarks.md).
 #
-#   scripts/bench.sh [--quick] [--json FILE]
+#   scripts/bench.sh [--quick] [--json FILE] [--rounds N] [--targets 1,10,50] [--flags N]
 #
 # --quick: small shapes and few rounds (seconds; what CI runs through
 # `cargo test --test bench`). KSB_BENCH_PROFILE=debug uses debug builds;

@@ -168,7 +168,7 @@ def part_model(model_bin, quick):
 
 def part_scrape(a, quick):
     """Alternating scrapes of one shape by ksbridge (two modes) and the agent."""
-    beans, attrs, rounds = (200, 10, 3) if quick else (2000, 10, 25)
+    beans, attrs, rounds = (200, 10, 3) if quick else (2000, 10, a.rounds)
     peers = []  # (label, target pid, url, ksbridge pid or None, target rss before attach)
     for label, extra in (("ksbridge", ()), ("ksbridge_all_attributes", ("--bench.all-attributes",))):
         _, pid = replay(a.replay_classes, beans, attrs)
@@ -253,7 +253,7 @@ def profile_scrapes(peer, work, scrapes=15):
 
 def part_targets(a, quick):
     """N small replay JVMs in one serve: latency, CPU per target-scrape, RSS."""
-    counts, rounds = ([1, 2], 2) if quick else ([1, 10, 50], 10)
+    counts, rounds = ([1, 2], 2) if quick else ([int(n) for n in a.targets.split(",")], 10)
     out = []
     for n in counts:
         pids = [replay(a.replay_classes, 100, 10, heap="48m")[1] for _ in range(n)]
@@ -306,7 +306,7 @@ def part_flags(a, quick):
     beans, rounds = (200, 3) if quick else (2000, 15)
     _, pid = replay(a.replay_classes, beans, 10)
     out = []
-    for flags in FLAGS[:2] if quick else FLAGS:
+    for flags in FLAGS[:2] if quick else FLAGS[:a.flags]:
         env = dict(os.environ, KSBRIDGE_JVM_OPTIONS=flags)
         port = free_port()
         p = start([a.bin, "serve", "--web.listen-address", f"127.0.0.1:{port}", "--no-group.jvm",
@@ -471,6 +471,9 @@ def main():
     ap.add_argument("--profile", default="release")
     ap.add_argument("--work", default="/tmp")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=25, help="alternating scrape rounds")
+    ap.add_argument("--targets", default="1,10,50", help="target counts of the many-targets part")
+    ap.add_argument("--flags", type=int, default=len(FLAGS), help="how many JVM flag sets to measure")
     ap.add_argument("--json")
     a = ap.parse_args()
     res = {"machine": machine(), "profile": a.profile, "quick": a.quick}

@@ -70,6 +70,12 @@ impl From<Vec<(String, String)>> for Labels {
     }
 }
 
+impl From<&Vec<(String, String)>> for Labels {
+    fn from(v: &Vec<(String, String)>) -> Self {
+        Labels(v.as_slice().into())
+    }
+}
+
 impl From<&[(String, String)]> for Labels {
     fn from(v: &[(String, String)]) -> Self {
         Labels(v.into())

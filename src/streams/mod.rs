@@ -308,12 +308,14 @@ pub fn emit_bean(
     ctx: &Context,
     bean: &Bean,
     rules: &Rules<'_>,
-    labels: &[(String, String)],
+    labels: impl Into<Labels>,
     select: impl Fn(&str) -> Option<Level>,
 ) {
     let kafka_type = bean.name.get("type").unwrap_or_default();
-    // One shared label set and one hash for all the bean's samples.
-    let mut shared: Option<(Labels, u64)> = None;
+    // One shared label set and one hash for all the bean's samples (a `Vec`
+    // passed by value is moved in, not copied).
+    let labels: Labels = labels.into();
+    let mut hash: Option<u64> = None;
     for attr in &bean.attributes {
         let Some(level) = select(&attr.name) else {
             continue;
@@ -335,17 +337,13 @@ pub fn emit_bean(
         if v.is_nan() && m.kind == Kind::Counter {
             continue;
         }
-        let (labels, hash) = shared.get_or_insert_with(|| {
-            let l = Labels::from(labels);
-            let h = label_hash(&l);
-            (l, h)
-        });
+        let hash = *hash.get_or_insert_with(|| label_hash(&labels));
         out.add_hashed(
             &m.name,
             m.kind,
             || help_text(kafka_type, &attr.name, m.scale),
             labels.clone(),
-            *hash,
+            hash,
             v,
         );
     }
