@@ -3,4 +3,6 @@
 
 pub mod console;
 pub mod lab;
+pub mod namespaces;
 pub mod replay;
+pub mod serve;
