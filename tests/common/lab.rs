@@ -656,7 +656,7 @@ pub struct AppOptions {
     pub classpath_extra: Vec<PathBuf>,
     /// Run the JVM in PID and mount namespaces of its own with a private `/tmp`, as in a
     /// container (`namespaces::isolate`; needs root). `StreamsApp::pid` stays its host pid.
-    pub isolated: bool,
+    pub isolated: Option<namespaces::Isolation>,
 }
 
 impl Default for AppOptions {
@@ -680,7 +680,7 @@ impl Default for AppOptions {
             extra: Vec::new(),
             jvm_args: Vec::new(),
             classpath_extra: Vec::new(),
-            isolated: false,
+            isolated: None,
         }
     }
 }
@@ -784,10 +784,9 @@ impl StreamsApp {
         let mut jvm_args = vec!["-Xmx384m".to_owned()];
         jvm_args.extend(self.opts.jvm_args.iter().cloned());
         let logging = self.line.log_flags(&self.dir.join("app.log"));
-        let prefix = if self.opts.isolated {
-            namespaces::isolate(lab_dir())
-        } else {
-            Vec::new()
+        let prefix = match &self.opts.isolated {
+            Some(how) => namespaces::isolate(lab_dir(), &self.dir, how),
+            None => Vec::new(),
         };
         let jvm = Jvm::spawn_in(
             &prefix,

@@ -15,23 +15,45 @@ use std::time::{Duration, Instant};
 /// How long `unshare` may take to set up the namespaces and exec the JVM.
 const FORK_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How `isolate` runs the JVM.
+#[derive(Clone, Debug, Default)]
+pub struct Isolation {
+    /// Run the JVM as this uid and gid, without capabilities (its lab directory handed
+    /// over to it), as a pod's `runAsUser`/`runAsGroup` do; `None`: as this process's user.
+    pub user: Option<(u32, u32)>,
+}
+
 /// Runs inside the new mount namespace before the JVM: a tmpfs over `/tmp`, then the lab
 /// directory (`$1`, the old one, reached through the working directory that still points
-/// at it) bound back at the same path, so the app's output, logs and state directory stay
+/// at it; `--no-canonicalize` so that `mount` does not turn `.` into a path, which would
+/// name the new, empty directory) bound back at the same path, so the app's output, logs and state directory stay
 /// where the test reads them while `/tmp/.java_pid*` and `/tmp/hsperfdata_*` are private.
+/// With a user (`$3`, `uid:gid`), the app's directory (`$2`) becomes its and the JVM runs
+/// as it with no capabilities; `--pdeathsig` because changing credentials clears the
+/// parent-death signal `unshare --kill-child` set.
 const SETUP: &str = r#"set -e
-keep=$1; shift
+keep=$1; own=$2; user=$3; shift 3
 cwd=$(pwd)
 cd "$keep"
 mount -t tmpfs -o mode=1777,size=64m ksbridge-private-tmp /tmp
 mkdir -p "$keep"
-mount --bind . "$keep"
+mount --no-canonicalize --bind . "$keep"
 cd "$cwd" 2>/dev/null || cd "$keep"
+if [ -n "$user" ]; then
+  chown -R "$user" "$own"
+  set -- setpriv --reuid="${user%%:*}" --regid="${user##*:}" --clear-groups \
+    --inh-caps=-all --bounding-set=-all --pdeathsig=KILL -- "$@"
+fi
 exec "$@""#;
 
 /// The command prefix that runs its arguments (the JVM) in new PID and mount namespaces
-/// with a private `/tmp`, keeping `keep` visible; the JVM is pid 1 inside.
-pub fn isolate(keep: &Path) -> Vec<String> {
+/// with a private `/tmp`, keeping `keep` (the lab directory) visible and giving `own` (the
+/// app's directory) to `how.user`; the JVM is pid 1 inside.
+pub fn isolate(keep: &Path, own: &Path, how: &Isolation) -> Vec<String> {
+    let user = how
+        .user
+        .map(|(uid, gid)| format!("{uid}:{gid}"))
+        .unwrap_or_default();
     [
         "unshare",
         "--pid",
@@ -48,8 +70,28 @@ pub fn isolate(keep: &Path) -> Vec<String> {
     ]
     .iter()
     .map(|s| s.to_string())
-    .chain([keep.display().to_string()])
+    .chain([keep.display().to_string(), own.display().to_string(), user])
     .collect()
+}
+
+/// A command prefix that runs its arguments as `uid`:`gid` (no supplementary groups)
+/// with only the capabilities `caps` (names as `setpriv` takes them: `sys_ptrace`, ...),
+/// inherited and bounding: how a container runs with `capabilities: {drop: [ALL], add: ..}`.
+pub fn as_user(uid: u32, gid: u32, caps: &[&str]) -> Vec<String> {
+    let set: String = std::iter::once("-all".to_string())
+        .chain(caps.iter().map(|c| format!("+{c}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    vec![
+        "setpriv".into(),
+        format!("--reuid={uid}"),
+        format!("--regid={gid}"),
+        "--clear-groups".into(),
+        format!("--inh-caps={set}"),
+        format!("--ambient-caps={set}"),
+        format!("--bounding-set={set}"),
+        "--".into(),
+    ]
 }
 
 /// Why namespaces cannot be made here (`None`: they can): `unshare` needs root.

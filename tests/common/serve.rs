@@ -24,10 +24,24 @@ impl Serve {
     /// Starts `ksbridge --log.level ksbridge=debug serve --web.listen-address 127.0.0.1:PORT
     /// ARGS...` and waits until `/healthz` answers.
     pub fn start(args: &[&str]) -> Serve {
+        Serve::start_as(&[], args)
+    }
+
+    /// Like `start`, run through `prefix` (e.g. `namespaces::as_user`).
+    pub fn start_as(prefix: &[String], args: &[&str]) -> Serve {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let log = dir.path().join("serve.log");
         let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+        let exe = env!("CARGO_BIN_EXE_ksbridge");
+        let mut cmd = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let child = cmd
             .args([
                 "--log.level",
                 "ksbridge=debug",
