@@ -6,7 +6,7 @@
 //! serves its metrics. It also proves what the deploy/ files claim attaching needs: the
 //! app's own uid and gid and no capability at all (the sidecar), or root with exactly
 //! SYS_PTRACE, KILL and DAC_OVERRIDE (the per-node agent), and neither another user nor
-//! root without SYS_PTRACE. Needs root (skipped with a message otherwise; CI runs as root).
+//! root without any one of the three. Needs root (skipped with a message otherwise; CI runs as root).
 
 mod common;
 
@@ -59,6 +59,12 @@ fn jvms_row(prefix: &[String], extra: &[&str], pid: u32) -> serde_json::Value {
     assert_eq!(rows.len(), 1, "only the pid asked for: {stdout}");
     assert_eq!(rows[0]["pid"], pid, "{stdout}");
     rows[0].clone()
+}
+
+/// Whether a `jvms` row shows an attach that failed with `cause`.
+fn refused_with(row: &serde_json::Value, cause: &str) -> bool {
+    row["streams"] == serde_json::json!([])
+        && row["error"].as_str().is_some_and(|e| e.contains(cause))
 }
 
 /// Asserts that a `jvms` row attached and found application `app_id`.
@@ -142,13 +148,19 @@ fn attaches_by_host_pid_to_a_streams_app_in_its_own_pid_and_mount_namespaces() {
         row["error"], "",
         "root without SYS_PTRACE attached: {row:#}"
     );
+    // Root without KILL: the SIGQUIT that starts the JVM's attach listener is not allowed.
+    let row = jvms_row(&as_user(0, 0, &["sys_ptrace", "dac_override"]), &[], pid);
+    assert!(refused_with(&row, "Operation not permitted"), "{row:#}");
     // The per-node agent: root with exactly its three capabilities, the first attach (the
-    // SIGQUIT that starts the JVM's attach listener, then its socket, mode 0600).
+    // SIGQUIT, then the listener's socket, mode 0600).
     assert_found(
         &jvms_row(&as_user(0, 0, &NODE_CAPS), &[], pid),
         &app_id,
         "root + 3 caps",
     );
+    // Root without DAC_OVERRIDE: the socket (the JVM's user, mode 0600) cannot be opened.
+    let row = jvms_row(&as_user(0, 0, &["sys_ptrace", "kill"]), &[], pid);
+    assert!(refused_with(&row, "Permission denied"), "{row:#}");
     // The sidecar: the app's uid and gid, no capability.
     let sidecar = as_user(APP_USER.0, APP_USER.1, &[]);
     assert_found(&jvms_row(&sidecar, &[], pid), &app_id, "the app's user");
