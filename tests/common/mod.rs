@@ -4,5 +4,6 @@
 pub mod console;
 pub mod lab;
 pub mod namespaces;
+pub mod prom;
 pub mod replay;
 pub mod serve;

@@ -1,6 +1,6 @@
 //! `ksbridge serve` as a child process on a free loopback port, for tests that read its
-//! pages. Input: extra arguments; output: a handle that answers GET requests (through
-//! `curl`) and kills the process on drop.
+//! pages. Input: extra arguments; output: a handle that answers GET requests and kills
+//! the process on drop.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::lab::{free_port, wait_until};
+use super::prom::http_get;
 
 /// How long `serve` may take to answer `/healthz`.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -72,16 +73,7 @@ impl Serve {
 
     /// GET `path`: status code and body, `None` when nothing answered.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
-        let out = Command::new("curl")
-            .args(["-s", "-m", "30", "-w", "\n%{http_code}"])
-            .arg(format!("http://127.0.0.1:{}{path}", self.port))
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n')?;
-        let code = code.trim().parse().ok().filter(|c| *c != 0)?;
-        Some((code, body.to_owned()))
+        http_get(self.port, path)
     }
 
     /// The text of one scrape of `/metrics` (empty when it failed).
