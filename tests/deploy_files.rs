@@ -25,9 +25,30 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// Where a tool is: on the PATH, else in the scripts directory of `python3` (where
+/// `python3 -m pip install` puts the PyPI ones when that is not on the PATH).
+fn tool(program: &str) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false);
+    if on_path {
+        return PathBuf::from(program);
+    }
+    Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .ok()
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()).join(program))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(program))
+}
+
 /// Runs a tool; panics naming the tool and scripts/setup.sh when it is not installed.
 fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
+    Command::new(tool(program))
         .args(args)
         .stdin(Stdio::null())
         .output()
