@@ -367,6 +367,8 @@ fn systemd_unit_verifies_and_its_sandbox_is_rated_ok() {
     }
 }
 
+/// Long: one Dockerfile read once, then hadolint and each structural check in turn, in
+/// the order of the file's stages.
 #[test]
 fn dockerfile_passes_hadolint_and_builds_what_ksbridge_needs() {
     let path = deploy("docker/Dockerfile");

@@ -79,6 +79,9 @@ fn assert_found(row: &serde_json::Value, app_id: &str, who: &str) {
     );
 }
 
+/// Long on purpose: one namespaced app (a JVM start is the costly part) and the steps in
+/// an order that matters: refusals before any attach, root's first attach (its SIGQUIT)
+/// before the app user's, `serve` last.
 #[test]
 fn attaches_by_host_pid_to_a_streams_app_in_its_own_pid_and_mount_namespaces() {
     if let Some(why) = unavailable() {
