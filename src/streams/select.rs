@@ -4,7 +4,7 @@
 //! no status view reads by name. Input: a snapshot and the model options;
 //! output: attribute names by MBean `type` (`jvm::Jvm::skip`'s input).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::{Level, LevelSource, Options, CLIENT_BEANS};
 use crate::jmx::Snapshot;
@@ -107,6 +107,8 @@ pub fn skipped(snapshot: &Snapshot, options: &Options) -> BTreeMap<String, BTree
     let (level, source) = super::level::recording_level(snapshot);
     let known = (source == LevelSource::Attribute).then_some(level);
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Each (type, attribute) is decided once: beans of a type share names.
+    let mut seen: HashSet<(&str, &str), foldhash::fast::FixedState> = HashSet::default();
     for bean in &snapshot.beans {
         let Some(ty) = bean.name.get("type") else {
             continue;
@@ -115,7 +117,7 @@ pub fn skipped(snapshot: &Snapshot, options: &Options) -> BTreeMap<String, BTree
             continue;
         }
         for a in &bean.attributes {
-            if out.get(ty).is_some_and(|s| s.contains(&a.name)) {
+            if !seen.insert((ty, a.name.as_str())) {
                 continue;
             }
             if skippable(ty, &a.name, options, known) {
