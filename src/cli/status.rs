@@ -18,7 +18,8 @@ use crate::lag::{self, Collector, CollectorSettings, LagReport, Selection};
 use super::app_target::AppTargetArgs;
 
 /// What `status` reads: client, threads, tasks, state updater, processor
-/// nodes (e2e latency) and which embedded clients exist.
+/// nodes (e2e latency), which embedded clients exist, and ksbridge's
+/// interceptors when the app runs them.
 pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-metrics,*",
     "kafka.streams:type=stream-thread-metrics,*",
@@ -27,6 +28,7 @@ pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-processor-node-metrics,*",
     "kafka.consumer:type=consumer-metrics,*",
     "kafka.producer:type=producer-metrics,*",
+    "ksbridge.interceptors:*",
 ];
 
 #[derive(Debug, clap::Args)]
