@@ -866,6 +866,18 @@ impl StreamsApp {
         self.wait_for_nth_line("RESUMED", n + 1, Duration::from_secs(10));
     }
 
+    /// Removes one stream thread (`KafkaStreams.removeStreamThread()`); returns its name.
+    pub fn remove_thread(&self) -> String {
+        let n = self
+            .run_log()
+            .lines()
+            .filter(|l| l.starts_with("THREAD-REMOVED "))
+            .count();
+        self.with_jvm(|j| j.command("remove-thread"));
+        let line = self.wait_for_nth_line("THREAD-REMOVED ", n + 1, Duration::from_secs(60));
+        line.trim_start_matches("THREAD-REMOVED ").to_string()
+    }
+
     /// How many input records the app's first processors have seen (all threads, this run).
     pub fn processed(&self) -> u64 {
         let n = self
