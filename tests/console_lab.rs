@@ -190,7 +190,7 @@ fn top_shows_the_app_drills_in_survives_a_restart_and_restores_the_terminal() {
     });
     tmux.keys(&["Enter"]);
     tmux.wait_for("the warning in the drill-in", |s| {
-        s.contains("1 of 2 stream threads alive (configured: most stream threads seen)")
+        s.contains("1 of 2 stream threads alive (configured: most stream threads seen alive)")
     });
     tmux.keys(&["Escape"]);
     tmux.wait_for("back to the list", |s| s.contains("Kafka Streams apps"));

@@ -523,6 +523,7 @@ fn status_and_top_show_them(
     let out = Command::new(bin).args(["status", &pid]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("  interceptors (SEND-ACK"), "{text}");
+    println!("status:\n{text}");
     let line = |t: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{t} ")))

@@ -100,13 +100,7 @@ fn topic_lag(report: &LagReport, group: &str) -> (Vec<TopicLag>, Option<Reason>)
                 t.status = p.status.to_string();
             }
             if let Some(slope) = p.trend.records_per_second {
-                t.trend = if slope > 0.5 {
-                    "rising".into()
-                } else if slope < -0.5 {
-                    "falling".into()
-                } else {
-                    "flat".into()
-                };
+                t.trend = crate::console::top::trend_word(Some(slope)).into();
             }
         }
     }

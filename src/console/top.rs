@@ -45,8 +45,8 @@ pub enum ConfiguredFrom {
     /// `num.stream.threads` on the JVM's command line or in a properties
     /// file named there.
     CommandLine,
-    /// The most stream threads seen: the highest `StreamThread-N` index or
-    /// `alive-stream-threads` since `top` started watching.
+    /// The most stream threads seen alive (`alive-stream-threads`) since
+    /// `top` started watching the JVM.
     Seen,
 }
 
@@ -55,7 +55,7 @@ impl ConfiguredFrom {
         match self {
             ConfiguredFrom::Flag => "--threads",
             ConfiguredFrom::CommandLine => "num.stream.threads on the command line",
-            ConfiguredFrom::Seen => "most stream threads seen",
+            ConfiguredFrom::Seen => "most stream threads seen alive",
         }
     }
 }
@@ -193,14 +193,6 @@ pub struct Top {
     lag: HashMap<String, InputLag>,
     /// Why the last lag refresh failed, when it did.
     lag_error: Option<String>,
-}
-
-/// The highest `N` of `<client>-StreamThread-N` among thread ids.
-fn highest_thread_index<'a>(ids: impl Iterator<Item = &'a str>, prefix: &str) -> Option<f64> {
-    ids.filter_map(|t| t.strip_prefix(prefix)?.strip_prefix("StreamThread-"))
-        .filter_map(|n| n.parse::<u32>().ok())
-        .max()
-        .map(f64::from)
 }
 
 /// `num.stream.threads` from a JVM's command line: `num.stream.threads=N`
@@ -548,13 +540,21 @@ impl Top {
                 }
             };
             let alive = metric("alive-stream-threads");
-            let highest = highest_thread_index(
-                snap.of_type("kafka.streams", "stream-thread-metrics")
-                    .filter_map(|b| b.name.get("thread-id")),
-                &prefix,
-            );
+            // Not the highest `StreamThread-N`: a replaced thread's successor
+            // takes the next index while the dying one still holds its own.
+            // Before 2.8 (no alive-stream-threads), the stream threads with beans.
+            let now_alive = alive.unwrap_or_else(|| {
+                let mut ids: Vec<&str> = snap
+                    .of_type("kafka.streams", "stream-thread-metrics")
+                    .filter_map(|b| b.name.get("thread-id"))
+                    .filter(|t| t.starts_with(&prefix) && t.contains("-StreamThread-"))
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids.len() as f64
+            });
             let seen = self.seen_threads.entry(key.clone()).or_insert(0.0);
-            *seen = seen.max(alive.unwrap_or(0.0)).max(highest.unwrap_or(0.0));
+            *seen = seen.max(now_alive);
             let threads_configured = match (
                 self.expected_threads,
                 self.declared_threads.get(target),
@@ -776,7 +776,7 @@ mod tests {
         let mut t = Top::new();
         t.update("pid:1", &snap(1000, 0, "RUNNING"));
         let r = &t.rows(SortBy::App, "")[0];
-        // StreamThread-1 seen, one alive: configured 1, from what was seen.
+        // One alive: configured 1, from what was seen.
         assert_eq!(r.threads_configured, Some((1, ConfiguredFrom::Seen)));
         t.declare_threads("pid:1", 2);
         t.update("pid:1", &snap(2000, 0, "RUNNING"));
