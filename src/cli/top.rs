@@ -327,6 +327,30 @@ fn preflight(
     })
 }
 
+/// Each `--target` with what to connect to (`None` for a capture file).
+type Explicit = Vec<(TargetId, Option<Target>)>;
+
+/// The `--target`s as sources to read (`None` for a capture file), each
+/// live one connected to once first; `Err` is the exit code of the first
+/// that cannot be reached.
+fn explicit_targets(
+    args: &Args,
+    creds: Option<crate::jvm::Credentials>,
+    jvm: Option<&Jvm>,
+) -> anyhow::Result<Result<Explicit, std::process::ExitCode>> {
+    let mut out = Vec::new();
+    for id in &args.targets {
+        out.push((id.clone(), Target::for_id(id, creds.clone())?));
+    }
+    if let Some(jvm) = jvm {
+        let live: Vec<Target> = out.iter().filter_map(|(_, t)| t.clone()).collect();
+        if let Err(code) = preflight(jvm, &live, args.timeout) {
+            return Ok(Err(code));
+        }
+    }
+    Ok(Ok(out))
+}
+
 pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
     let creds = args.credentials.load()?;
     let options = options();
@@ -339,6 +363,11 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         }
     } else {
         None
+    };
+    // A bad --target ends `top` here, before the lag monitor or the screen start.
+    let targets = match explicit_targets(&args, creds, jvm.as_ref())? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
     };
     let interval = args.interval.max(Duration::from_millis(200));
     let lag = match &args.bootstrap_server {
@@ -370,42 +399,16 @@ pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
         quit: AtomicBool::new(false),
         lag_on: args.bootstrap_server.is_some(),
     });
-    let mut live = Vec::new();
-    for id in &args.targets {
-        if let Some(t) = Target::for_id(id, creds.clone())? {
-            live.push((id, t));
-        }
-    }
-    if let Some(jvm) = &jvm {
-        let targets: Vec<Target> = live.iter().map(|(_, t)| t.clone()).collect();
-        if let Err(code) = preflight(jvm, &targets, args.timeout) {
-            return Ok(code);
-        }
-    }
-    for id in &args.targets {
-        match live.iter().find(|(i, _)| *i == id) {
-            Some((_, t)) => {
-                let Some(jvm) = &jvm else { continue };
-                let pid = id.pid();
-                let desc = pid.and_then(procfs::main_class).unwrap_or_default();
-                refresher.add(
-                    JmxSource::live(jvm.clone(), t.clone(), desc, options.clone(), None),
-                    true,
-                    pid,
-                    &shared,
-                );
+    for (id, target) in targets {
+        let source = match (target, &jvm, &id) {
+            (Some(t), Some(jvm), _) => {
+                let desc = id.pid().and_then(procfs::main_class).unwrap_or_default();
+                JmxSource::live(jvm.clone(), t, desc, options.clone(), None)
             }
-            None => {
-                if let TargetId::File(p) = id {
-                    refresher.add(
-                        JmxSource::file(p.clone(), options.clone()),
-                        true,
-                        None,
-                        &shared,
-                    );
-                }
-            }
-        }
+            (None, _, TargetId::File(p)) => JmxSource::file(p.clone(), options.clone()),
+            _ => continue,
+        };
+        refresher.add(source, true, id.pid(), &shared);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -714,7 +717,9 @@ fn draw_list(
 }
 
 /// The drill-in: the app, its threads and tasks, stores, restores, input
-/// lag, interceptors and warnings, each a panel (empty ones left out).
+/// lag, interceptors and warnings, each a panel (empty ones left out). Long
+/// because the layout and the panels it places are read best together; the
+/// larger panels have their own functions.
 fn draw_detail(f: &mut Frame, area: ratatui::layout::Rect, r: &AppRow, lag_on: bool) {
     let lag_rows = r.input_lag.as_ref().map_or(0, |l| l.topics.len().max(1));
     let panel = |n: usize| Constraint::Length(n as u16 + 3);

@@ -216,9 +216,15 @@ fn interceptor_lines(out: &mut String, flows: &[TopicFlow]) {
         return;
     }
     out.push_str("  interceptors (SEND-ACK and RECORD AGE: p50/p99; COMMITTED: sum of the partitions' committed offsets):\n");
+    let w = flows
+        .iter()
+        .map(|f| f.topic.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let _ = writeln!(
         out,
-        "    {:<32} {:>8} {:>8} {:>6} {:>13} {:>9} {:>13} {:>7} {:>10}",
+        "    {:<w$} {:>8} {:>8} {:>6} {:>13} {:>9} {:>13} {:>7} {:>10}",
         "TOPIC",
         "SENT",
         "ACKED",
@@ -242,7 +248,7 @@ fn interceptor_lines(out: &mut String, flows: &[TopicFlow]) {
         };
         let _ = writeln!(
             out,
-            "    {:<32} {:>8} {:>8} {:>6} {:>13} {:>9} {:>13} {:>7} {:>10}",
+            "    {:<w$} {:>8} {:>8} {:>6} {:>13} {:>9} {:>13} {:>7} {:>10}",
             f.topic,
             count(f.sent),
             count(f.acked),
