@@ -3,5 +3,8 @@
 
 pub mod console;
 pub mod lab;
+pub mod namespaces;
+pub mod prom;
 pub mod replay;
+pub mod serve;
 pub mod tmux;
