@@ -39,17 +39,26 @@ ST = S + ', store=~"$store"'
 RI = "$__rate_interval"
 
 
-def recorded_names():
-    """Recording rule names (from the rules file), which panels may use too."""
+RULES = os.path.join(HERE, "..", "prometheus", "rules")
+RULE_FILES = ("ksbridge-recording.yml", "ksbridge-alerts.yml")
+
+
+def rules():
+    """(file, rule) of every recording and alerting rule."""
     import yaml
 
-    path = os.path.join(HERE, "..", "prometheus", "rules", "ksbridge-recording.yml")
-    with open(path) as f:
-        doc = yaml.safe_load(f)
-    return {r["record"] for g in doc["groups"] for r in g["rules"] if "record" in r}
+    out = []
+    for name in RULE_FILES:
+        with open(os.path.join(RULES, name)) as f:
+            doc = yaml.safe_load(f)
+        out += [(name, r) for g in doc["groups"] for r in g["rules"]]
+    return out
 
 
-RECORDED = recorded_names()
+RECORDED = {r["record"] for _, r in rules() if "record" in r}
+# The rules name only what ksbridge serves, like the panels.
+for _, _rule in rules():
+    names.lint(_rule["expr"], RECORDED)
 
 
 def q(expr, legend="", instant=False):
@@ -518,12 +527,9 @@ def clients():
                    q(f"sum(rate(kafka_streams_admin_request_total{{{S}}}[{RI}]))", "requests")),
             ]),
             ("Interceptors", [
-                ts("Records sent, acknowledged, failed, consumed", "cps",
+                ts("Records sent, acknowledged, consumed", "cps",
                    q(f"sum(rate(kafka_interceptor_producer_sent_records_total{{{S}}}[{RI}]))", "sent"),
                    q(f"sum(rate(kafka_interceptor_producer_acked_records_total{{{S}}}[{RI}]))", "acked"),
-                   q(f"sum by (exception) "
-                     f"(rate(kafka_interceptor_producer_failed_records_total{{{S}}}[{RI}]))",
-                     "failed {{exception}}"),
                    q(f"sum(rate(kafka_interceptor_consumer_consumed_records_total{{{S}}}[{RI}]))",
                      "consumed"),
                    desc="From ksbridge's producer and consumer interceptors (docs/interceptors.md)."),
@@ -640,6 +646,10 @@ def queries():
                 out.append({"dashboard": name, "panel": p["title"], "expr": t["expr"],
                             "legend": t.get("legendFormat", ""), "unit":
                             p.get("fieldConfig", {}).get("defaults", {}).get("unit")})
+    for name, r in rules():
+        if "record" in r:
+            out.append({"dashboard": name, "panel": r["record"], "expr": r["expr"],
+                        "legend": "", "unit": None})
     return out
 
 

@@ -105,7 +105,6 @@ METRICS = {
     # ksbridge's interceptors
     "kafka_interceptor_producer_sent_records_total": _ICPT + ("topic",),
     "kafka_interceptor_producer_acked_records_total": _ICPT + ("topic",),
-    "kafka_interceptor_producer_failed_records_total": _ICPT + ("topic", "exception"),
     "kafka_interceptor_consumer_consumed_records_total": _ICPT + ("topic",),
     "kafka_interceptor_producer_send_ack_latency_seconds_bucket": _ICPT + ("le",),
     "kafka_interceptor_consumer_record_age_seconds_bucket": _ICPT + ("le",),

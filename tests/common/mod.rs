@@ -3,4 +3,5 @@
 
 pub mod console;
 pub mod lab;
+pub mod prometheus;
 pub mod replay;
