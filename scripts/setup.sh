@@ -47,6 +47,16 @@ if ! python3 -c 'import prometheus_client.openmetrics.parser' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages prometheus-client 2>/dev/null \
     || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo; $SUDO apt-get install -y -qq python3-prometheus-client >/dev/null; }
 fi
+# The dashboards' generator and strict validator (Grafana's grafana-foundation-sdk,
+# pinned: its model is the schema the dashboards are checked against), PyYAML for
+# the rule files, and matplotlib for the rendered picture (PyPI).
+GRAFANA_SDK='grafana-foundation-sdk==1769699379!11.6.0'
+if ! python3 -c 'import grafana_foundation_sdk, yaml, matplotlib' 2>/dev/null \
+  || [ "$(python3 -c 'import importlib.metadata as m; print(m.version("grafana-foundation-sdk"))' 2>/dev/null)" != "${GRAFANA_SDK#*==}" ]; then
+  echo "setup: installing $GRAFANA_SDK, pyyaml, matplotlib (PyPI)" >&2
+  python3 -m pip install -q "$GRAFANA_SDK" pyyaml matplotlib 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "$GRAFANA_SDK" pyyaml matplotlib
+fi
 # The Debian prometheus package starts a system service; the tests run their own.
 if have_cmd systemctl && systemctl is-active --quiet prometheus 2>/dev/null; then
   systemctl stop prometheus 2>/dev/null || true

@@ -23,6 +23,8 @@ use common::lab::{self, unique, wait_until, AppOptions, Broker, KafkaLine, Strea
 use common::prometheus::{http_get, query, start_serve, try_query, Prometheus};
 
 const WAIT: Duration = Duration::from_secs(90);
+/// Prometheus's scrape and rule evaluation interval in the live test, seconds.
+const SCRAPE: u32 = 3;
 
 /// Panels (or recording rules) allowed to return no series in the lab's
 /// healthy app, each with the reason.
@@ -95,7 +97,11 @@ fn committed_dashboards_are_the_generated_ones() {
             if p["type"] == "row" {
                 continue;
             }
-            assert_eq!(p["datasource"]["uid"], "${datasource}", "{path:?} {}", p["title"]);
+            assert_eq!(
+                p["datasource"]["uid"], "${datasource}",
+                "{path:?} {}",
+                p["title"]
+            );
             assert!(
                 p["fieldConfig"]["defaults"]["unit"].is_string(),
                 "{path:?}: panel {} has no unit",
@@ -124,7 +130,10 @@ fn dashboards_decode_strictly_against_the_sdk_model() {
     let mut d: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
     let panels = d["panels"].as_array_mut().unwrap();
-    let i = panels.iter().position(|p| p["type"] == "timeseries").unwrap();
+    let i = panels
+        .iter()
+        .position(|p| p["type"] == "timeseries")
+        .unwrap();
     let grid = panels[i]["gridPos"].take();
     panels[i].as_object_mut().unwrap().remove("gridPos");
     panels[i]["gridPoz"] = grid;
@@ -151,7 +160,10 @@ fn no_fixed_datasource(v: &serde_json::Value, path: &Path) {
         serde_json::Value::Object(m) => {
             for (k, x) in m {
                 if k == "datasource" && x.get("uid").is_some() {
-                    assert_eq!(x["uid"], "${datasource}", "{path:?}: a fixed datasource uid");
+                    assert_eq!(
+                        x["uid"], "${datasource}",
+                        "{path:?}: a fixed datasource uid"
+                    );
                 }
                 no_fixed_datasource(x, path);
             }
@@ -181,7 +193,12 @@ fn alert_names() -> Vec<String> {
 fn rules_pass_promtool_with_every_alert_tested_firing_and_not() {
     let dir = root().join("deploy/prometheus/rules");
     let check = Command::new("promtool")
-        .args(["check", "rules", "ksbridge-alerts.yml", "ksbridge-recording.yml"])
+        .args([
+            "check",
+            "rules",
+            "ksbridge-alerts.yml",
+            "ksbridge-recording.yml",
+        ])
         .current_dir(&dir)
         .output()
         .expect("promtool (Debian package prometheus)");
@@ -227,7 +244,10 @@ fn rules_pass_promtool_with_every_alert_tested_firing_and_not() {
 
 /// Family (sample name) -> label names, from a text exposition.
 fn labels_by_name(text: &str, into: &mut BTreeMap<String, BTreeSet<String>>) {
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (name, rest) = match line.find(['{', ' ']) {
             Some(i) => line.split_at(i),
             None => continue,
@@ -261,7 +281,8 @@ fn queries() -> Vec<serde_json::Value> {
 /// A panel expression as Grafana would send it for one application id and
 /// every instance, thread and store.
 fn substitute(expr: &str, app_id: &str) -> String {
-    expr.replace("$__rate_interval", "10s")
+    // Grafana's $__rate_interval: at least four scrape intervals.
+    expr.replace("$__rate_interval", &format!("{}s", 5 * SCRAPE))
         .replace("$application_id", app_id)
         .replace("$instance", ".*")
         .replace("$thread", ".*")
@@ -306,12 +327,16 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
         "2s",
     ]);
     let rules = root().join("deploy/prometheus/rules");
-    let prom = Prometheus::start(
+    // Scrapes every SCRAPE seconds: a full read of the app at DEBUG level
+    // takes about a second on a loaded 2-core machine, and ksbridge's deadline
+    // is 90% of Prometheus's scrape timeout.
+    let prom = Prometheus::start_every(
         serve_port,
         &[
             rules.join("ksbridge-recording.yml"),
             rules.join("ksbridge-alerts.yml"),
         ],
+        SCRAPE,
     );
     let p = prom.port;
     let ctx = || {
@@ -322,7 +347,8 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
             app.log()
         )
     };
-    wait_until(&format!("the app RUNNING in Prometheus\n{}", ctx()), WAIT, || {
+    // The first full read of a DEBUG app (thousands of beans) is the slow one.
+    wait_for("the app RUNNING in Prometheus", 2 * WAIT, &ctx, || {
         query(
             p,
             &format!("kafka_streams_state{{application_id=\"{app_id}\",state=\"RUNNING\"}} == 1"),
@@ -356,7 +382,11 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(errors.is_empty(), "queries Prometheus refused:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "queries Prometheus refused:\n{}",
+        errors.join("\n")
+    );
     let empty: Vec<String> = pending
         .iter()
         .filter(|q| !allowed.contains_key(q["panel"].as_str().unwrap()))
@@ -374,13 +404,16 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
 
     // The recording rules ran in Prometheus too, and the replaced thread fired
     // the thread alert.
-    for q in all.iter().filter(|q| q["dashboard"] == "ksbridge-recording.yml") {
+    for q in all
+        .iter()
+        .filter(|q| q["dashboard"] == "ksbridge-recording.yml")
+    {
         let record = q["panel"].as_str().unwrap();
         wait_until(&format!("recorded series {record}"), WAIT, || {
             query(p, record).filter(|r| !r.is_empty())
         });
     }
-    wait_until(&format!("KafkaStreamsThreadFailed firing\n{}", ctx()), WAIT, || {
+    wait_for("KafkaStreamsThreadFailed firing", WAIT, &ctx, || {
         let (_, body) = http_get(p, "/api/v1/alerts")?;
         let j: serde_json::Value = serde_json::from_str(&body).ok()?;
         j["data"]["alerts"]
@@ -442,15 +475,36 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
     // A target that goes away counts a scrape error: the errors panel has data.
     let mut app = app;
     app.kill();
-    wait_until(&format!("a scrape error counted\n{}", serve.log()), WAIT, || {
-        query(p, "ksbridge_scrape_errors_total").filter(|r| !r.is_empty())
-    });
+    wait_until(
+        &format!("a scrape error counted\n{}", serve.log()),
+        WAIT,
+        || query(p, "ksbridge_scrape_errors_total").filter(|r| !r.is_empty()),
+    );
     eprintln!(
         "dashboards: {} queries checked in {:.1}s (whole test {:.1}s)",
         all.len(),
         checked.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// `lab::wait_until` with the context (logs) taken when it times out.
+fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    ctx: &dyn Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}\n{}", ctx());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// Renders the overview dashboard's main panels to docs/dashboard-overview.png

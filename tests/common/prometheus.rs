@@ -115,8 +115,8 @@ pub fn query(port: u16, q: &str) -> Option<Vec<(serde_json::Value, f64)>> {
     try_query(port, q).ok()
 }
 
-/// A Prometheus scraping `127.0.0.1:<target_port>` every second (job
-/// `ksbridge`), evaluating `rule_files` every second.
+/// A Prometheus scraping `127.0.0.1:<target_port>` (job `ksbridge`) and
+/// evaluating `rule_files` at one interval (1 s unless `start_every`).
 pub struct Prometheus {
     pub proc: Proc,
     pub port: u16,
@@ -125,11 +125,16 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(target_port: u16, rule_files: &[PathBuf]) -> Prometheus {
+        Prometheus::start_every(target_port, rule_files, 1)
+    }
+
+    /// Scrapes (timeout = interval) and evaluates every `seconds`.
+    pub fn start_every(target_port: u16, rule_files: &[PathBuf], seconds: u32) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("prometheus.yml");
         let mut text = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: ksbridge\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
+            "global:\n  scrape_interval: {seconds}s\n  scrape_timeout: {seconds}s\n  evaluation_interval: {seconds}s\nscrape_configs:\n  - job_name: ksbridge\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
         );
         if !rule_files.is_empty() {
             text.push_str("rule_files:\n");
@@ -175,7 +180,12 @@ pub fn start_serve(args: &[&str]) -> (Proc, u16) {
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("serve.log");
     let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-        .args(["--log.level", "ksbridge=info", "serve", "--web.listen-address"])
+        .args([
+            "--log.level",
+            "ksbridge=info",
+            "serve",
+            "--web.listen-address",
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .args(args)
         .stdin(Stdio::null())
