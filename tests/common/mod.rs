@@ -3,5 +3,4 @@
 
 pub mod console;
 pub mod lab;
-pub mod prometheus;
 pub mod replay;
