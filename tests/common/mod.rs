@@ -3,4 +3,5 @@
 
 pub mod console;
 pub mod lab;
+pub mod prom;
 pub mod replay;
