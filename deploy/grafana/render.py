@@ -39,8 +39,10 @@ def api(base, path, **params):
     return body["data"]["result"]
 
 
-def substitute(expr, app_id, step):
-    return (expr.replace("$__rate_interval", f"{max(4 * step, 10)}s")
+def substitute(expr, app_id, step, scrape):
+    # Grafana's $__rate_interval: max(4 x scrape interval, step + scrape interval).
+    rate = max(4 * scrape, step + scrape)
+    return (expr.replace("$__rate_interval", f"{rate}s")
             .replace("$application_id", app_id)
             .replace("$instance", ".*").replace("$thread", ".*").replace("$store", ".*"))
 
@@ -54,14 +56,22 @@ def legend(fmt, labels):
     return out
 
 
-def stat_text(title, queries, base, app_id, step):
+def last_values(base, expr, start, end, step):
+    """(labels, last value) of each series over the range: Grafana's lastNotNull."""
+    res = api(base, "query_range", query=expr, start=start, end=end, step=step)
+    return [(r["metric"], float(r["values"][-1][1]), float(r["values"][-1][0]))
+            for r in res if r["values"]]
+
+
+def stat_text(title, queries, base, expr, start, end, step):
     q = queries[0]
-    res = api(base, "query", query=substitute(q["expr"], app_id, step))
+    res = last_values(base, expr, start, end, step)
     if not res:
         return "no data"
     if title == "Input lag status":
-        return ", ".join(sorted(legend(q["legend"], r["metric"]) for r in res))
-    v = float(res[0]["value"][1])
+        newest = max(t for _, _, t in res)
+        return ", ".join(sorted(legend(q["legend"], m) for m, _, t in res if t == newest))
+    v = res[0][1]
     if title.startswith("Health"):
         return {0: "healthy", 1: "degraded", 2: "failed"}.get(int(v), str(v))
     if q["unit"] == "s":
@@ -75,6 +85,8 @@ def main(argv):
     ap.add_argument("--application-id", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--minutes", type=float, default=3, help="time range to show")
+    ap.add_argument("--scrape-interval", type=int, default=15,
+                    help="Prometheus's scrape interval of ksbridge, seconds")
     args = ap.parse_args(argv)
 
     by_panel = {}
@@ -96,7 +108,9 @@ def main(argv):
         ax.set_facecolor("#181b1f")
         ax.set_xticks([])
         ax.set_yticks([])
-        text = stat_text(title, by_panel[title], args.prometheus, args.application_id, step)
+        qs = by_panel[title]
+        expr = substitute(qs[0]["expr"], args.application_id, step, args.scrape_interval)
+        text = stat_text(title, qs, args.prometheus, expr, start, end, step)
         color = {"healthy": "#73bf69", "OK": "#73bf69", "degraded": "#ff9830",
                  "failed": "#f2495c"}.get(text, "#5794f2")
         ax.text(0.5, 0.38, text, ha="center", va="center", fontsize=18, color=color,
@@ -111,10 +125,12 @@ def main(argv):
         for q in by_panel[title]:
             unit = q["unit"]
             res = api(args.prometheus, "query_range",
-                      query=substitute(q["expr"], args.application_id, step),
+                      query=substitute(q["expr"], args.application_id, step,
+                                       args.scrape_interval),
                       start=start, end=end, step=step)
             for r in res:
                 xs = [(float(t) - end) / 60 for t, _ in r["values"]]
+                ax.set_xlim(-span / 60, 0)
                 ys = [float(v) for _, v in r["values"]]
                 ax.plot(xs, ys, linewidth=1.4, label=legend(q["legend"], r["metric"]))
         ax.set_xlabel("minutes ago", fontsize=8, color="#8e8e8e")
