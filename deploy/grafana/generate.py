@@ -134,6 +134,12 @@ def health_mappings():
     ]
 
 
+def lv(query):
+    """A variable's label_values() query, linted like the panels'."""
+    names.lint(query, RECORDED)
+    return query
+
+
 def variables(*extra):
     """datasource, application_id, instance, then the dashboard's own."""
     out = [
@@ -141,13 +147,13 @@ def variables(*extra):
         db.QueryVariable("application_id")
         .label("Application id")
         .datasource(DS)
-        .query("label_values(kafka_streams_state, application_id)")
+        .query(lv("label_values(kafka_streams_state, application_id)"))
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dm.VariableSort.ALPHABETICAL_ASC),
         db.QueryVariable("instance")
         .label("Instance")
         .datasource(DS)
-        .query('label_values(kafka_streams_state{application_id=~"$application_id"}, instance)')
+        .query(lv('label_values(kafka_streams_state{application_id=~"$application_id"}, instance)'))
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .multi(True)
         .include_all(True)
@@ -158,7 +164,7 @@ def variables(*extra):
             db.QueryVariable("thread")
             .label("Thread")
             .datasource(DS)
-            .query('label_values(kafka_streams_thread_state{application_id=~"$application_id"}, thread)')
+            .query(lv('label_values(kafka_streams_thread_state{application_id=~"$application_id"}, thread)'))
             .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
             .multi(True)
             .include_all(True)
@@ -169,7 +175,7 @@ def variables(*extra):
             db.QueryVariable("store")
             .label("Store")
             .datasource(DS)
-            .query('label_values(kafka_streams_topology_store_info{application_id=~"$application_id"}, store)')
+            .query(lv('label_values(kafka_streams_topology_store_info{application_id=~"$application_id"}, store)'))
             .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
             .multi(True)
             .include_all(True)

@@ -156,6 +156,7 @@ _FUNCTIONS = {
     "rate", "irate", "increase", "delta", "deriv", "changes", "resets", "time", "timestamp",
     "clamp_min", "clamp_max", "abs", "vector", "scalar", "absent", "histogram_quantile",
     "max_over_time", "min_over_time", "avg_over_time", "last_over_time", "sort_desc",
+    "label_values",  # Grafana's variable query function
 }
 
 class NameError_(ValueError):
