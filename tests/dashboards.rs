@@ -16,11 +16,12 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::lab::{self, unique, wait_until, AppOptions, Broker, KafkaLine, StreamsApp};
-use common::prom::{http_get, query, try_query, Proc, Prometheus};
+use common::prom::{http_get, query, try_query, Prometheus};
+use common::serve::Serve;
 
 const WAIT: Duration = Duration::from_secs(90);
 /// Prometheus's scrape and rule evaluation interval in the live test, seconds.
@@ -221,14 +222,14 @@ fn rules_pass_promtool_with_every_alert_tested_firing_and_not() {
         .expect("promtool (Debian package prometheus)");
     ok(&check, "promtool check rules");
     let test = Command::new("promtool")
-        .args(["test", "rules", "ksbridge-alerts.test.yml"])
+        .args(["test", "rules", "tests/ksbridge-alerts.test.yml"])
         .current_dir(&dir)
         .output()
         .unwrap();
     ok(&test, "promtool test rules");
 
     let tests: serde_yaml_ng::Value = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(dir.join("ksbridge-alerts.test.yml")).unwrap(),
+        &std::fs::read_to_string(dir.join("tests/ksbridge-alerts.test.yml")).unwrap(),
     )
     .unwrap();
     let mut firing = BTreeSet::new();
@@ -333,7 +334,7 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
         },
     );
     app.wait_for_state("RUNNING", WAIT);
-    let (serve, serve_port) = start_serve(&[
+    let serve = Serve::start(&[
         "--target.match",
         &format!("^{app_id}$"),
         "--discovery.interval",
@@ -343,6 +344,7 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
         "--lag.interval",
         "2s",
     ]);
+    let serve_port = serve.port;
     let rules = root().join("deploy/prometheus/rules");
     // Scrapes every SCRAPE seconds: a full read of the app at DEBUG level
     // takes seconds on a loaded 2-core machine, and ksbridge's read deadline
@@ -515,35 +517,6 @@ fn every_panel_and_recording_rule_returns_data_from_the_lab_app() {
         checked.as_secs_f64(),
         t0.elapsed().as_secs_f64()
     );
-}
-
-/// `ksbridge serve` on a free loopback port with `args`; its log in a
-/// temporary directory.
-fn start_serve(args: &[&str]) -> (Proc, u16) {
-    let port = lab::free_port();
-    let dir = std::env::temp_dir().join(unique("ksb-dash-serve"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("serve.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-        .args([
-            "--log.level",
-            "ksbridge=info",
-            "serve",
-            "--web.listen-address",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let proc = Proc {
-        child,
-        name: "ksbridge",
-        log,
-    };
-    (proc, port)
 }
 
 /// `lab::wait_until` with the context (logs) taken when it times out.
