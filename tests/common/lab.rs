@@ -1161,3 +1161,23 @@ impl Drop for ClientDriver {
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The jar of ksbridge's producer/consumer interceptors (built once per test
+/// binary by `scripts/build-interceptors.sh`, which prints its path).
+pub fn interceptor_jar() -> PathBuf {
+    static JAR: OnceLock<PathBuf> = OnceLock::new();
+    JAR.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/build-interceptors.sh"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("running scripts/build-interceptors.sh");
+        assert!(
+            out.status.success(),
+            "building the interceptor jar failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+    .clone()
+}
