@@ -121,6 +121,34 @@ impl ObjectName {
     }
 
     /// The name exactly as registered.
+    /// This name with every key property value cut to at most `max` bytes
+    /// (at a character boundary), or `None` when no value is that long.
+    /// Quoted values stay quoted; keys keep their order.
+    pub fn with_values_capped(&self, max: usize) -> Option<ObjectName> {
+        if self.props.iter().all(|(_, v, _)| v.len() <= max) {
+            return None;
+        }
+        let mut raw = String::from(self.domain());
+        let mut props = Vec::with_capacity(self.props.len());
+        for (n, (k, v, quoted)) in self.props.iter().enumerate() {
+            let v = truncate(v, max).to_string();
+            raw.push(if n == 0 { ':' } else { ',' });
+            raw.push_str(k);
+            raw.push('=');
+            if *quoted {
+                raw.push_str(&quote(&v));
+            } else {
+                raw.push_str(&v);
+            }
+            props.push((k.clone(), v, *quoted));
+        }
+        Some(ObjectName {
+            raw,
+            domain_end: self.domain_end,
+            props,
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.raw
     }
@@ -171,7 +199,6 @@ impl fmt::Display for ObjectName {
     }
 }
 
-/// `ObjectName.quote()`: wrap in quotes, escaping `"`, `\`, `*`, `?` and newline.
 /// True when `name` matches a JMX ObjectName pattern as `queryNames` reads
 /// it: a domain glob (`*`, `?`), then `key=value` pairs that must all match,
 /// with a trailing `*` allowing other keys (`*:*`, `kafka.streams:*`,
@@ -233,6 +260,19 @@ fn glob(pat: &[u8], s: &[u8]) -> bool {
     pat[p..].iter().all(|&c| c == b'*')
 }
 
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `ObjectName.quote()`: wrap in quotes, escaping `"`, `\`, `*`, `?` and newline.
 pub fn quote(value: &str) -> String {
     let mut s = String::with_capacity(value.len() + 2);
     s.push('"');

@@ -5,13 +5,13 @@
 //! snapshot and the Streams apps, or [`SourceError`]s (a vanished pid or a
 //! removed file is `Gone`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::jmx::wire::ReadResult;
-use crate::jmx::Snapshot;
+use crate::jmx::{limits, Snapshot};
 use crate::jvm::{ConnectionId, Jvm, JvmError, ReadMode, Target};
 use crate::streams::{self, Options};
 use crate::target::TargetId;
@@ -158,8 +158,9 @@ impl JmxSource {
 
     async fn read_file(&self, path: PathBuf) -> Result<ReadResult, SourceError> {
         let target = self.id.to_string();
+        let max = self.options.limits.bytes;
         let p = path.clone();
-        let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(p))
+        let read = tokio::task::spawn_blocking(move || read_capped(&p, max))
             .await
             .map_err(|e| SourceError::Read {
                 target: target.clone(),
@@ -184,11 +185,28 @@ impl JmxSource {
             target,
             cause: Arc::new(e),
         })?;
-        Ok(ReadResult {
-            snapshot,
-            problems: Vec::new(),
-        })
+        Ok(ReadResult::of(snapshot))
     }
+}
+
+/// Reads a capture file as text, at most `max` bytes: a longer file (or an
+/// endless one such as `/dev/zero`) is an error that says so, not an
+/// allocation that grows until it fails.
+fn read_capped(path: &Path, max: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is larger than {max} bytes (--limits.bytes): not read",
+                path.display()
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 impl JmxSource {
@@ -257,19 +275,28 @@ impl Source for JmxSource {
             }
             self.add_thread_cpu(&mut r, deadline.saturating_sub(start.elapsed()))
                 .await;
-            let snapshot = Arc::new(r.snapshot);
-            let (snap, options, target) = (snapshot.clone(), self.options.clone(), self.target());
-            let families =
-                tokio::task::spawn_blocking(move || streams::families(&snap, &target, &options))
-                    .await
-                    .map_err(|e| SourceError::Read {
-                        target: self.target(),
-                        cause: Arc::new(e),
-                    })?;
+            let (options, target) = (self.options.clone(), self.target());
+            let mut snapshot = r.snapshot;
+            let mut cuts = r.cuts;
+            let (snapshot, families, cuts) = tokio::task::spawn_blocking(move || {
+                cuts.merge(&limits::apply(&mut snapshot, &options.limits));
+                let (families, built) = streams::families_counted(&snapshot, &target, &options);
+                cuts.merge(&built);
+                (Arc::new(snapshot), families, cuts)
+            })
+            .await
+            .map_err(|e| SourceError::Read {
+                target: self.target(),
+                cause: Arc::new(e),
+            })?;
+            if !cuts.is_empty() {
+                tracing::debug!(target_name = %self.id, cuts = ?cuts.0, "read cut to the limits");
+            }
             Ok(Output {
                 families,
                 apps: streams::apps(&snapshot),
                 snapshot: Some(snapshot),
+                cuts,
                 ..Output::default()
             })
         })
