@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::objectname::truncate;
-use super::{Snapshot, Value};
+use super::{Bean, Snapshot, Value};
 
 /// Caps on one read of one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +122,8 @@ pub fn apply(snapshot: &mut Snapshot, limits: &Limits) -> Cuts {
     let mut cuts = Cuts::default();
     if snapshot.beans.len() > limits.beans {
         cuts.add(reason::BEANS, (snapshot.beans.len() - limits.beans) as u64);
-        snapshot.beans.truncate(limits.beans);
+        let beans = std::mem::take(&mut snapshot.beans);
+        snapshot.beans = fair_share(beans, limits.beans);
     }
     let mut renamed = false;
     for bean in &mut snapshot.beans {
@@ -159,6 +160,38 @@ pub fn apply(snapshot: &mut Snapshot, limits: &Limits) -> Cuts {
         snapshot.beans = sorted.beans;
     }
     cuts
+}
+
+/// At most `max` beans, shared fairly between their types (domain and
+/// `type` key): a type with fewer beans than its share keeps them all and
+/// leaves the rest to the others (max-min fairness), so a flood of one type
+/// never pushes out the client and thread beans. Order kept. The shim's
+/// `Conn.fairShare` is the same rule.
+pub fn fair_share(beans: Vec<Bean>, max: usize) -> Vec<Bean> {
+    let mut by_type: BTreeMap<(&str, Option<&str>), Vec<usize>> = BTreeMap::new();
+    for (i, b) in beans.iter().enumerate() {
+        by_type
+            .entry((b.name.domain(), b.name.get("type")))
+            .or_default()
+            .push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = by_type.into_values().collect();
+    groups.sort_by_key(Vec::len);
+    let mut keep = vec![false; beans.len()];
+    let mut left = max;
+    let n = groups.len();
+    for (g, group) in groups.iter().enumerate() {
+        let share = group.len().min(left / (n - g));
+        for &i in &group[..share] {
+            keep[i] = true;
+        }
+        left -= share;
+    }
+    beans
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(b, k)| k.then_some(b))
+        .collect()
 }
 
 #[cfg(test)]
@@ -222,6 +255,39 @@ mod tests {
         // "é" is two bytes: 11 bytes keep five of them.
         assert_eq!(s.beans[0].text("text"), Some("ééééé"));
         assert_eq!(cuts.get(reason::VALUE_LENGTH), 1);
+    }
+
+    #[test]
+    fn a_flood_of_one_type_leaves_the_others_their_beans() {
+        let mut json = vec![
+            r#"{"name":"kafka.streams:type=stream-metrics,client-id=c"}"#.to_string(),
+            r#"{"name":"kafka.streams:type=stream-thread-metrics,thread-id=c-StreamThread-1"}"#
+                .to_string(),
+        ];
+        for k in 0..1000 {
+            json.push(format!(
+                r#"{{"name":"kafka.streams:type=stream-processor-node-metrics,processor-node-id=n{k}"}}"#
+            ));
+        }
+        let mut s = Snapshot::from_capture_json(&format!("[{}]", json.join(","))).unwrap();
+        let cuts = apply(
+            &mut s,
+            &Limits {
+                beans: 10,
+                ..Limits::default()
+            },
+        );
+        assert_eq!(s.beans.len(), 10);
+        assert_eq!(cuts.get(reason::BEANS), 992);
+        assert_eq!(s.of_type("kafka.streams", "stream-metrics").count(), 1);
+        assert_eq!(
+            s.of_type("kafka.streams", "stream-thread-metrics").count(),
+            1
+        );
+        let names: Vec<_> = s.beans.iter().map(|b| b.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "name order kept");
     }
 
     #[test]

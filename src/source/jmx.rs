@@ -6,6 +6,7 @@
 //! removed file is `Gone`).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,9 @@ enum Reader {
         target: Target,
         mode: ReadMode,
         conn: tokio::sync::Mutex<Option<ConnectionId>>,
+        /// The open connection has been given the limits (one from a
+        /// discovery probe has not).
+        limited: AtomicBool,
     },
     File(PathBuf),
 }
@@ -56,6 +60,7 @@ impl JmxSource {
                 target,
                 mode: ReadMode::default(),
                 conn: tokio::sync::Mutex::new(conn),
+                limited: AtomicBool::new(false),
             },
         }
     }
@@ -112,6 +117,7 @@ impl JmxSource {
                 target,
                 mode,
                 conn,
+                limited,
             } => {
                 let start = Instant::now();
                 let mut conn = conn.lock().await;
@@ -133,9 +139,13 @@ impl JmxSource {
                             .await
                             .map_err(|e| self.error(e))?;
                         *conn = Some(id);
+                        limited.store(false, Ordering::Relaxed);
                         id
                     }
                 };
+                if !limited.swap(true, Ordering::Relaxed) {
+                    self.set_limits(jvm, id).await;
+                }
                 let left = deadline
                     .saturating_sub(start.elapsed())
                     .max(Duration::from_millis(50));
@@ -153,6 +163,14 @@ impl JmxSource {
                     }
                 }
             }
+        }
+    }
+
+    /// Gives a new connection this source's limits; without them the shim's
+    /// defaults (the same as `Limits::default()`) apply.
+    async fn set_limits(&self, jvm: &Jvm, id: ConnectionId) {
+        if let Err(e) = jvm.set_limits(id, self.options.limits).await {
+            tracing::warn!(target_name = %self.id, error = %e, "cannot set read limits, the defaults apply");
         }
     }
 
@@ -313,5 +331,22 @@ impl Drop for JmxSource {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_files_are_read_up_to_the_byte_limit() {
+        let e = read_capped(Path::new("/dev/zero"), 4096).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("larger than 4096 bytes"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, "[]").unwrap();
+        assert_eq!(read_capped(&p, 2).unwrap(), "[]");
+        assert!(read_capped(&p, 1).is_err());
     }
 }
