@@ -403,7 +403,7 @@ pub fn finish(families: &mut Vec<Family>, target: &str, label_length: usize) -> 
     for f in families.iter_mut() {
         if f.kind == Kind::Counter {
             let before = f.samples.len();
-            f.samples.retain(|s| !(s.value < 0.0));
+            f.samples.retain(|s| s.value >= 0.0 || s.value.is_nan());
             cuts.add(
                 limits::reason::NEGATIVE_COUNTER,
                 (before - f.samples.len()) as u64,
