@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::exposition::selfmetrics::{self, Outcome};
 use crate::exposition::{merge_served, Family};
+use crate::jmx::limits::Cuts;
 use crate::source::{Output, Source, SourceError};
 use crate::sync::{lock, read, write};
 
@@ -62,6 +63,8 @@ pub struct Slot {
     /// Application ids seen in any good output (kept after the source is
     /// gone, to recognise the app when it restarts).
     known_apps: Mutex<Vec<String>>,
+    /// What the limits cut from this source since it was added, by reason.
+    cuts: Mutex<Cuts>,
 }
 
 impl Slot {
@@ -73,7 +76,13 @@ impl Slot {
             last: Mutex::new(None),
             last_error: Mutex::new(None),
             known_apps: Mutex::new(Vec::new()),
+            cuts: Mutex::new(Cuts::default()),
         }
+    }
+
+    /// What the limits cut from this source since it was added.
+    pub fn cuts(&self) -> Cuts {
+        lock(&self.cuts, "slot cuts").clone()
     }
 
     pub fn source(&self) -> &Arc<dyn Source> {
@@ -154,6 +163,7 @@ impl Slot {
     }
 
     fn keep(&self, output: Output) {
+        lock(&self.cuts, "slot cuts").merge(&output.cuts);
         if !output.apps.is_empty() {
             let mut ids: Vec<String> = output
                 .apps
@@ -342,6 +352,7 @@ impl Scraper {
                 success: r.success,
                 duration_seconds: r.duration.as_secs_f64(),
                 snapshot_age_seconds: s.as_ref().map(|(_, age)| age.as_secs_f64()),
+                cuts: slot.cuts(),
             })
             .collect();
         // 503 only when every source failed: a target found gone (its JVM

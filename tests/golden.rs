@@ -351,11 +351,12 @@ fn pinned_names_labels_and_units() {
         vec![
             ("application_id", "app"),
             ("client_id", CLIENT),
-            ("thread", "StreamThread-1")
+            ("thread", "StreamThread-1"),
+            ("target", "t")
         ]
     );
     assert!(text.contains(&format!(
-        "kafka_streams_thread_process_total{{application_id=\"app\",client_id=\"{CLIENT}\",thread=\"StreamThread-1\"}} 17\n"
+        "kafka_streams_thread_process_total{{application_id=\"app\",client_id=\"{CLIENT}\",thread=\"StreamThread-1\",target=\"t\"}} 17\n"
     )));
     let c = find(&f, "kafka_streams_thread_commit_latency_avg_seconds").unwrap();
     assert_eq!((c.kind, c.samples[0].value), (Kind::Gauge, 0.004));
@@ -363,7 +364,12 @@ fn pinned_names_labels_and_units() {
     assert_eq!(d.kind, Kind::Counter);
     assert_eq!(
         labels(d, 0)[3..].to_vec(),
-        vec![("task", "1_2"), ("subtopology", "1"), ("partition", "2")]
+        vec![
+            ("task", "1_2"),
+            ("subtopology", "1"),
+            ("partition", "2"),
+            ("target", "t")
+        ]
     );
     let put = find(&f, "kafka_streams_store_put_latency_avg_seconds").unwrap();
     let mem = put
@@ -385,10 +391,10 @@ fn pinned_names_labels_and_units() {
         "quoted store names are decoded; a recorded avg without samples is NaN"
     );
     assert!(text.contains(&format!(
-        "kafka_streams_state{{application_id=\"app\",client_id=\"{CLIENT}\",state=\"RUNNING\"}} 1\n"
+        "kafka_streams_state{{application_id=\"app\",client_id=\"{CLIENT}\",state=\"RUNNING\",target=\"t\"}} 1\n"
     )));
     assert!(text.contains(&format!(
-        "kafka_streams_state{{application_id=\"app\",client_id=\"{CLIENT}\",state=\"ERROR\"}} 0\n"
+        "kafka_streams_state{{application_id=\"app\",client_id=\"{CLIENT}\",state=\"ERROR\",target=\"t\"}} 0\n"
     )));
     let om = encode_openmetrics(&f);
     // A gauge per state, not a StateSet: strict OpenMetrics parsers want a

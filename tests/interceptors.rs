@@ -297,7 +297,7 @@ fn plain_clients(line: KafkaLine) {
     {
         let serve = Serve::start(pid);
         let want = format!(
-            "kafka_interceptor_producer_sent_records_total{{application_id=\"\",client_id=\"{pid_s}\",thread=\"\",kafka_client_id=\"{pid_s}\",topic=\"{topic}\"}} {}",
+            "kafka_interceptor_producer_sent_records_total{{application_id=\"\",client_id=\"{pid_s}\",thread=\"\",kafka_client_id=\"{pid_s}\",topic=\"{topic}\",target=\"pid:{pid}\"}} {}",
             N + 1
         );
         let text = wait_until("the interceptor families in /metrics", WAIT, || {
@@ -305,10 +305,10 @@ fn plain_clients(line: KafkaLine) {
             t.contains(&want).then_some(t)
         });
         for needle in [
-            format!("kafka_interceptor_producer_send_ack_latency_seconds_count{{application_id=\"\",client_id=\"{pid_s}\",thread=\"\",kafka_client_id=\"{pid_s}\",topic=\"{topic}\"}} {N}"),
-            format!("kafka_interceptor_consumer_record_age_seconds_bucket{{application_id=\"\",client_id=\"{cid}\",thread=\"\",kafka_client_id=\"{cid}\",topic=\"{topic}\",le=\"+Inf\"}} {N}"),
-            format!("kafka_interceptor_consumer_consumed_records_total{{application_id=\"\",client_id=\"{cid}\",thread=\"\",kafka_client_id=\"{cid}\",topic=\"{topic}\"}} {N}"),
-            "exception=\"org.apache.kafka.common.errors.RecordTooLargeException\"} 1".to_string(),
+            format!("kafka_interceptor_producer_send_ack_latency_seconds_count{{application_id=\"\",client_id=\"{pid_s}\",thread=\"\",kafka_client_id=\"{pid_s}\",topic=\"{topic}\",target=\"pid:{pid}\"}} {N}"),
+            format!("kafka_interceptor_consumer_record_age_seconds_bucket{{application_id=\"\",client_id=\"{cid}\",thread=\"\",kafka_client_id=\"{cid}\",topic=\"{topic}\",target=\"pid:{pid}\",le=\"+Inf\"}} {N}"),
+            format!("kafka_interceptor_consumer_consumed_records_total{{application_id=\"\",client_id=\"{cid}\",thread=\"\",kafka_client_id=\"{cid}\",topic=\"{topic}\",target=\"pid:{pid}\"}} {N}"),
+            format!("exception=\"org.apache.kafka.common.errors.RecordTooLargeException\",target=\"pid:{pid}\"}} 1"),
             "# TYPE kafka_interceptor_producer_send_ack_latency_seconds histogram".to_string(),
             "kafka_interceptor_consumer_committed_offset{".to_string(),
         ] {

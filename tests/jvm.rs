@@ -161,24 +161,28 @@ async fn a_bad_attribute_costs_only_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_blocked_attribute_hits_the_deadline_with_a_typed_timeout() {
+async fn a_blocked_attribute_costs_only_its_bean_within_the_deadline() {
     let mut replay = ReplayJvm::start(ReplayOptions::default());
     let jvm = jvm();
     let c = jvm.connect(Target::Pid(replay.pid()), T).await.unwrap();
     replay.command(&format!("block {THREAD} commit-total 30"));
-    let start = Instant::now();
-    let e = jvm
-        .read(c, vec!["kafka.streams:*".into()], Duration::from_secs(1))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, JvmError::Timeout { .. }), "{e:?}");
-    // The message names the real deadline, whichever side noticed it.
-    assert!(e.to_string().ends_with("timed out after 1s"), "{e}");
-    assert!(
-        start.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        start.elapsed()
-    );
+    for n in 0..2 {
+        let start = Instant::now();
+        let r = jvm
+            .read(c, vec!["kafka.streams:*".into()], Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "read {n}: {:?}",
+            start.elapsed()
+        );
+        // What could be read is there; the blocked bean is left out and
+        // counted (the second read does not ask it again while it is stuck).
+        assert!(r.snapshot.find(THREAD).is_none(), "read {n}");
+        assert!(r.snapshot.find(CLIENT).is_some(), "read {n}");
+        assert!(r.cuts.get("time") >= 1, "read {n}: {:?}", r.cuts);
+    }
     jvm.close(c).await;
 }
 

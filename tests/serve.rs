@@ -234,7 +234,7 @@ fn serves_a_jvm_by_pid_and_survives_its_death() {
         .then_some(t)
     });
     assert!(
-        text.contains("state=\"RUNNING\"} 1\n"),
+        text.contains(&format!("state=\"RUNNING\",{target}}} 1\n")),
         "RUNNING is 1:\n{text}"
     );
     assert!(line_with(

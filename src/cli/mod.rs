@@ -17,6 +17,7 @@ pub mod jfr;
 pub mod jvm;
 pub mod jvms;
 pub mod lag;
+pub mod limits;
 pub mod mbeans;
 pub mod serve;
 pub mod status;

@@ -125,6 +125,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub groups: GroupFlags,
+
+    #[command(flatten)]
+    pub limits: super::limits::LimitArgs,
 }
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -166,6 +169,7 @@ impl Settings {
     pub fn options(&self) -> Options {
         let mut options = Options {
             rates: self.rates,
+            limits: self.limits.limits(),
             ..Options::default()
         };
         for (name, on) in &self.groups.0 {

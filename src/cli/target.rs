@@ -105,10 +105,7 @@ impl TargetArgs {
             .into_iter()
             .filter(|b| patterns.iter().any(|p| matches_pattern(p, &b.name)))
             .collect();
-        Ok(ReadResult {
-            snapshot: Snapshot::new(all.taken_at_ms, beans),
-            problems: Vec::new(),
-        })
+        Ok(ReadResult::of(Snapshot::new(all.taken_at_ms, beans)))
     }
 }
 

@@ -45,6 +45,12 @@ impl Labels {
         self.0.to_vec()
     }
 
+    /// The shared set's identity (its address): equal for clones of one set
+    /// while any of them lives, for caching work per set.
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const () as usize
+    }
+
     /// Whether `a` and `b` are the very same set (not just equal).
     pub fn same(a: &Labels, b: &Labels) -> bool {
         Arc::ptr_eq(&a.0, &b.0)

@@ -2,11 +2,13 @@
 //! declared nowhere else. Input: per-source scrape outcomes and error
 //! counters; output: `Vec<Family>` (`ksbridge_scrape_duration_seconds{source,target}`,
 //! `ksbridge_scrape_success{source,target}`, `ksbridge_snapshot_age_seconds{source,target}`,
-//! `ksbridge_targets`, `ksbridge_scrape_errors_total{kind}`, `ksbridge_build_info`).
+//! `ksbridge_targets`, `ksbridge_scrape_errors_total{kind}`,
+//! `ksbridge_scrape_truncated_total{source,target,reason}`, `ksbridge_build_info`).
 
 use std::collections::BTreeMap;
 
 use super::{Family, Kind};
+use crate::jmx::limits::Cuts;
 
 /// The outcome of refreshing one source during one scrape.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +20,8 @@ pub struct Outcome {
     pub duration_seconds: f64,
     /// Age of the snapshot served for this target (None: nothing served).
     pub snapshot_age_seconds: Option<f64>,
+    /// What the limits cut from this source since it was added.
+    pub cuts: Cuts,
 }
 
 pub fn families(outcomes: &[Outcome], errors: &BTreeMap<&'static str, u64>) -> Vec<Family> {
@@ -64,10 +68,27 @@ pub fn families(outcomes: &[Outcome], errors: &BTreeMap<&'static str, u64>) -> V
     for (kind, n) in errors {
         errs.push(vec![("kind".to_string(), kind.to_string())], *n as f64);
     }
+    let mut truncated = Family::new(
+        "ksbridge_scrape_truncated",
+        Kind::Counter,
+        "What the limits (--limits.*) cut from a source since it was added, by reason: beans, attributes, value_length, label_length, bytes, time, depth, negative_counter.",
+    );
+    for o in outcomes {
+        for (reason, n) in &o.cuts.0 {
+            truncated.push(
+                vec![
+                    ("source".to_string(), o.source.to_string()),
+                    ("target".to_string(), o.target.clone()),
+                    ("reason".to_string(), reason.to_string()),
+                ],
+                *n as f64,
+            );
+        }
+    }
     let mut build = Family::new("ksbridge_build", Kind::Info, "ksbridge version.");
     build.push(
         vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())],
         1.0,
     );
-    vec![build, duration, errs, success, age, targets]
+    vec![build, duration, errs, success, age, targets, truncated]
 }

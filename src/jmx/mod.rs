@@ -1,7 +1,8 @@
 //! Pure JMX data: ObjectName parsing and quoting, typed values, immutable
-//! snapshots, and the decoder of the shim's flat read buffer. No I/O besides
-//! loading capture files.
+//! snapshots, the decoder of the shim's flat read buffer, and the limits on
+//! what one read may cost. No I/O besides loading capture files.
 
+pub mod limits;
 pub mod objectname;
 pub mod snapshot;
 pub mod value;

@@ -121,6 +121,34 @@ impl ObjectName {
     }
 
     /// The name exactly as registered.
+    /// This name with every key property value cut to at most `max` bytes
+    /// (at a character boundary), or `None` when no value is that long.
+    /// Quoted values stay quoted; keys keep their order.
+    pub fn with_values_capped(&self, max: usize) -> Option<ObjectName> {
+        if self.props.iter().all(|(_, v, _)| v.len() <= max) {
+            return None;
+        }
+        let mut raw = String::from(self.domain());
+        let mut props = Vec::with_capacity(self.props.len());
+        for (n, (k, v, quoted)) in self.props.iter().enumerate() {
+            let v = truncate(v, max).to_string();
+            raw.push(if n == 0 { ':' } else { ',' });
+            raw.push_str(k);
+            raw.push('=');
+            if *quoted {
+                raw.push_str(&quote(&v));
+            } else {
+                raw.push_str(&v);
+            }
+            props.push((k.clone(), v, *quoted));
+        }
+        Some(ObjectName {
+            raw,
+            domain_end: self.domain_end,
+            props,
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.raw
     }
@@ -171,7 +199,6 @@ impl fmt::Display for ObjectName {
     }
 }
 
-/// `ObjectName.quote()`: wrap in quotes, escaping `"`, `\`, `*`, `?` and newline.
 /// True when `name` matches a JMX ObjectName pattern as `queryNames` reads
 /// it: a domain glob (`*`, `?`), then `key=value` pairs that must all match,
 /// with a trailing `*` allowing other keys (`*:*`, `kafka.streams:*`,
@@ -202,17 +229,50 @@ pub fn matches_pattern(pattern: &str, name: &ObjectName) -> bool {
     open || name.properties().count() == wanted
 }
 
-/// `*` and `?` wildcards over bytes.
+/// `*` and `?` wildcards over bytes, in linear time: the classic two-pointer
+/// match that, on a mismatch, resumes after the last `*` one byte further
+/// on (so `*a*a*a*...b` against a long run of `a` costs O(len(pat) * len(s))
+/// at worst, never exponential).
 fn glob(pat: &[u8], s: &[u8]) -> bool {
-    match (pat.first(), s.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => glob(&pat[1..], s) || (!s.is_empty() && glob(pat, &s[1..])),
-        (Some(b'?'), Some(_)) => glob(&pat[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => glob(&pat[1..], &s[1..]),
-        _ => false,
+    let (mut p, mut i) = (0, 0);
+    // The position after the last `*` seen, and where in `s` it resumes.
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match pat.get(p) {
+            Some(b'*') => {
+                p += 1;
+                star = Some((p, i));
+            }
+            Some(&c) if c == b'?' || c == s[i] => {
+                p += 1;
+                i += 1;
+            }
+            _ => match star {
+                Some((sp, si)) => {
+                    p = sp;
+                    i = si + 1;
+                    star = Some((sp, si + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    pat[p..].iter().all(|&c| c == b'*')
 }
 
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `ObjectName.quote()`: wrap in quotes, escaping `"`, `\`, `*`, `?` and newline.
 pub fn quote(value: &str) -> String {
     let mut s = String::with_capacity(value.len() + 2);
     s.push('"');
@@ -299,6 +359,71 @@ mod tests {
         ));
         assert!(!matches_pattern("kafka.streams:type=stream-metrics", &n));
         assert!(!matches_pattern("nonsense", &n));
+    }
+
+    /// The textbook dynamic-programming match, as the reference.
+    fn glob_reference(pat: &[u8], s: &[u8]) -> bool {
+        let mut m = vec![vec![false; s.len() + 1]; pat.len() + 1];
+        m[0][0] = true;
+        for p in 1..=pat.len() {
+            for i in 0..=s.len() {
+                m[p][i] = match pat[p - 1] {
+                    b'*' => m[p - 1][i] || (i > 0 && m[p][i - 1]),
+                    b'?' => i > 0 && m[p - 1][i - 1],
+                    c => i > 0 && s[i - 1] == c && m[p - 1][i - 1],
+                };
+            }
+        }
+        m[pat.len()][s.len()]
+    }
+
+    /// Every string of `alphabet` up to `len` bytes.
+    fn words(alphabet: &[u8], len: usize) -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..len {
+            last = last
+                .iter()
+                .flat_map(|w: &Vec<u8>| {
+                    alphabet.iter().map(move |&c| {
+                        let mut w = w.clone();
+                        w.push(c);
+                        w
+                    })
+                })
+                .collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    #[test]
+    fn glob_agrees_with_the_reference_on_every_small_case() {
+        let patterns = words(b"ab*?", 5);
+        let texts = words(b"ab", 6);
+        for p in &patterns {
+            for t in &texts {
+                assert_eq!(
+                    glob(p, t),
+                    glob_reference(p, t),
+                    "{:?} ~ {:?}",
+                    String::from_utf8_lossy(p),
+                    String::from_utf8_lossy(t)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn glob_is_linear_on_pathological_patterns() {
+        // Backtracking on every `*` would take 2^40 steps here; the
+        // two-pointer match answers at once.
+        let pat = format!("{}b", "*a".repeat(40));
+        let text = "a".repeat(100_000);
+        assert!(!glob(pat.as_bytes(), text.as_bytes()));
+        let name = ObjectName::parse(&format!("{text}:type=x")).unwrap();
+        assert!(!matches_pattern(&format!("{pat}:*"), &name));
+        assert!(matches_pattern(&format!("{}:*", "*a".repeat(40)), &name));
     }
 
     #[test]

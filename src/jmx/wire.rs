@@ -8,8 +8,11 @@
 //!     attr: str name, u8 tag, payload (see TAG_*)
 //! u32 problems
 //!   problem: str bean name, str error   (beans that vanished or failed whole)
+//! [u32 cuts                              (optional: what the shim's limits cut)
+//!   cut: str reason, u64 count]
 //! ```
 
+use super::limits::{self, Cuts};
 use super::{Attribute, Bean, ObjectName, Snapshot, Value};
 
 pub const MAGIC: &[u8; 4] = b"KSB1";
@@ -47,6 +50,19 @@ pub struct BeanProblem {
 pub struct ReadResult {
     pub snapshot: Snapshot,
     pub problems: Vec<BeanProblem>,
+    /// What the shim's limits cut from this read (see `jmx::limits`).
+    pub cuts: Cuts,
+}
+
+impl ReadResult {
+    /// A result with no problems and nothing cut.
+    pub fn of(snapshot: Snapshot) -> Self {
+        ReadResult {
+            snapshot,
+            problems: Vec::new(),
+            cuts: Cuts::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -181,12 +197,27 @@ pub fn decode(buf: &[u8]) -> Result<ReadResult, WireError> {
             error: r.str()?,
         });
     }
+    let mut cuts = Cuts::default();
+    if r.pos != buf.len() {
+        let nc = r.count()?;
+        for _ in 0..nc {
+            let reason = r.str()?;
+            let n = u64::from_be_bytes(r.array()?);
+            // A reason this version does not know still counts, as "bytes" is
+            // the closest: something of the read was left out.
+            cuts.add(
+                limits::reason::known(&reason).unwrap_or(limits::reason::BYTES),
+                n,
+            );
+        }
+    }
     if r.pos != buf.len() {
         return Err(r.err("trailing bytes"));
     }
     Ok(ReadResult {
         snapshot: Snapshot::new(taken_at_ms, beans),
         problems,
+        cuts,
     })
 }
 
@@ -241,6 +272,23 @@ mod tests {
         assert_eq!(r.problems.len(), 2);
         assert_eq!(r.problems[0].bean, "not a name");
         assert_eq!(r.problems[1].bean, "x:type=gone");
+    }
+
+    #[test]
+    fn decodes_the_optional_cuts() {
+        let mut b = sample();
+        b.extend(2u32.to_be_bytes());
+        s(&mut b, "beans");
+        b.extend(7u64.to_be_bytes());
+        s(&mut b, "value_length");
+        b.extend(1u64.to_be_bytes());
+        let r = decode(&b).unwrap();
+        assert_eq!(r.cuts.get("beans"), 7);
+        assert_eq!(r.cuts.get("value_length"), 1);
+        assert!(decode(&sample()).unwrap().cuts.is_empty());
+        for n in sample().len() + 1..b.len() {
+            assert!(decode(&b[..n]).is_err(), "prefix {n}");
+        }
     }
 
     #[test]

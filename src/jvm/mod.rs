@@ -13,6 +13,7 @@ use crate::jmx::wire::{self, ReadResult};
 use crate::target::{TargetError, TargetId};
 
 mod console;
+mod limits;
 mod runtime;
 
 pub use console::ConsoleOp;

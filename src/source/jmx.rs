@@ -6,13 +6,14 @@
 //! removed file is `Gone`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::jmx::wire::ReadResult;
-use crate::jmx::Snapshot;
+use crate::jmx::{limits, Snapshot};
 use crate::jvm::{ConnectionId, Jvm, JvmError, ReadMode, Target};
 use crate::streams::{self, Options};
 use crate::target::TargetId;
@@ -27,6 +28,9 @@ enum Reader {
         /// The skip list the connection has (attributes no group serves,
         /// see `streams::select`), grown after each read.
         skip: Mutex<Option<(ConnectionId, Skip)>>,
+        /// The open connection has been given the limits (one from a
+        /// discovery probe has not).
+        limited: AtomicBool,
     },
     File(PathBuf),
 }
@@ -64,6 +68,7 @@ impl JmxSource {
                 mode: ReadMode::default(),
                 conn: tokio::sync::Mutex::new(conn),
                 skip: Mutex::new(None),
+                limited: AtomicBool::new(false),
             },
         }
     }
@@ -120,6 +125,7 @@ impl JmxSource {
                 target,
                 mode,
                 conn,
+                limited,
                 ..
             } => {
                 let start = Instant::now();
@@ -142,9 +148,13 @@ impl JmxSource {
                             .await
                             .map_err(|e| self.error(e))?;
                         *conn = Some(id);
+                        limited.store(false, Ordering::Relaxed);
                         id
                     }
                 };
+                if !limited.swap(true, Ordering::Relaxed) {
+                    self.set_limits(jvm, id).await;
+                }
                 let left = deadline
                     .saturating_sub(start.elapsed())
                     .max(Duration::from_millis(50));
@@ -165,10 +175,19 @@ impl JmxSource {
         }
     }
 
+    /// Gives a new connection this source's limits; without them the shim's
+    /// defaults (the same as `Limits::default()`) apply.
+    async fn set_limits(&self, jvm: &Jvm, id: ConnectionId) {
+        if let Err(e) = jvm.set_limits(id, self.options.limits).await {
+            tracing::warn!(target_name = %self.id, error = %e, "cannot set read limits, the defaults apply");
+        }
+    }
+
     async fn read_file(&self, path: PathBuf) -> Result<ReadResult, SourceError> {
         let target = self.id.to_string();
+        let max = self.options.limits.bytes;
         let p = path.clone();
-        let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(p))
+        let read = tokio::task::spawn_blocking(move || read_capped(&p, max))
             .await
             .map_err(|e| SourceError::Read {
                 target: target.clone(),
@@ -193,11 +212,28 @@ impl JmxSource {
             target,
             cause: Arc::new(e),
         })?;
-        Ok(ReadResult {
-            snapshot,
-            problems: Vec::new(),
-        })
+        Ok(ReadResult::of(snapshot))
     }
+}
+
+/// Reads a capture file as text, at most `max` bytes: a longer file (or an
+/// endless one such as `/dev/zero`) is an error that says so, not an
+/// allocation that grows until it fails.
+fn read_capped(path: &Path, max: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is larger than {max} bytes (--limits.bytes): not read",
+                path.display()
+            ),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 impl JmxSource {
@@ -325,19 +361,28 @@ impl Source for JmxSource {
             self.add_thread_cpu(&mut r, deadline.saturating_sub(start.elapsed()))
                 .await;
             self.update_skip(&r.snapshot).await;
-            let snapshot = Arc::new(r.snapshot);
-            let (snap, options, target) = (snapshot.clone(), self.options.clone(), self.target());
-            let families =
-                tokio::task::spawn_blocking(move || streams::families(&snap, &target, &options))
-                    .await
-                    .map_err(|e| SourceError::Read {
-                        target: self.target(),
-                        cause: Arc::new(e),
-                    })?;
+            let (options, target) = (self.options.clone(), self.target());
+            let mut snapshot = r.snapshot;
+            let mut cuts = r.cuts;
+            let (snapshot, families, cuts) = tokio::task::spawn_blocking(move || {
+                cuts.merge(&limits::apply(&mut snapshot, &options.limits));
+                let (families, built) = streams::families_counted(&snapshot, &target, &options);
+                cuts.merge(&built);
+                (Arc::new(snapshot), families, cuts)
+            })
+            .await
+            .map_err(|e| SourceError::Read {
+                target: self.target(),
+                cause: Arc::new(e),
+            })?;
+            if !cuts.is_empty() {
+                tracing::debug!(target_name = %self.id, cuts = ?cuts.0, "read cut to the limits");
+            }
             Ok(Output {
                 families,
                 apps: streams::apps(&snapshot),
                 snapshot: Some(snapshot),
+                cuts,
                 ..Output::default()
             })
         })
@@ -354,5 +399,22 @@ impl Drop for JmxSource {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_files_are_read_up_to_the_byte_limit() {
+        let e = read_capped(Path::new("/dev/zero"), 4096).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("larger than 4096 bytes"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.json");
+        std::fs::write(&p, "[]").unwrap();
+        assert_eq!(read_capped(&p, 2).unwrap(), "[]");
+        assert!(read_capped(&p, 1).is_err());
     }
 }

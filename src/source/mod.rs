@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::exposition::Family;
+use crate::jmx::limits::Cuts;
 use crate::jmx::Snapshot;
 use crate::streams::StreamsApp;
 use crate::target::TargetId;
@@ -85,6 +86,8 @@ pub struct Output {
     /// For a source that refreshes in the background: how old this output
     /// already was when handed over (its served age counts from there).
     pub age: Option<Duration>,
+    /// What the limits cut from this refresh (`ksbridge_scrape_truncated_total`).
+    pub cuts: Cuts,
 }
 
 /// Anything the scraper refreshes.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::exposition::merge::label_hash;
 use crate::exposition::{Family, FamilySet, Kind, Labels};
+use crate::jmx::limits::{self, Cuts, Limits};
 use crate::jmx::{Bean, Snapshot, Value};
 
 pub mod client;
@@ -116,6 +117,9 @@ pub struct Options {
     pub groups: Vec<&'static str>,
     /// Export Kafka's `-rate` metrics.
     pub rates: bool,
+    /// What one read of one target may cost (label values are cut to
+    /// `limits.label_length` when series are built).
+    pub limits: Limits,
 }
 
 impl Default for Options {
@@ -127,6 +131,7 @@ impl Default for Options {
                 .map(|g| g.name)
                 .collect(),
             rates: false,
+            limits: Limits::default(),
         }
     }
 }
@@ -389,17 +394,90 @@ pub fn observed_level(snapshot: &Snapshot, group: &Group) -> Level {
 
 /// Builds the families of one snapshot with the enabled groups.
 pub fn build(snapshot: &Snapshot, ctx: &Context, options: &Options) -> Vec<Family> {
+    build_counted(snapshot, ctx, options).0
+}
+
+/// [`build`], also saying what was cut on the way (see [`finish`]).
+pub fn build_counted(snapshot: &Snapshot, ctx: &Context, options: &Options) -> (Vec<Family>, Cuts) {
     let mut out = Out::new();
     for g in options.enabled() {
         (g.build)(snapshot, ctx, &mut out);
     }
-    out.into_vec()
+    let mut families = out.into_vec();
+    let cuts = finish(&mut families, &ctx.target, options.limits.label_length);
+    (families, cuts)
+}
+
+/// What every series of a JMX source gets, in this one place rather than per
+/// group: the `target` label (two processes with the same client ids never
+/// share a label set), counters never negative (a negative counter is not a
+/// count: the sample is dropped and counted), and label values no longer
+/// than `label_length` bytes (cut, and counted once per cut value).
+pub fn finish(families: &mut Vec<Family>, target: &str, label_length: usize) -> Cuts {
+    let mut cuts = Cuts::default();
+    for f in families.iter_mut() {
+        if f.kind == Kind::Counter {
+            let before = f.samples.len();
+            f.samples.retain(|s| s.value >= 0.0 || s.value.is_nan());
+            cuts.add(
+                limits::reason::NEGATIVE_COUNTER,
+                (before - f.samples.len()) as u64,
+            );
+        }
+        let mut cut_here = false;
+        // Samples share label sets: each set is rebuilt once (the original
+        // kept alive in the map, so its address is not reused meanwhile).
+        let mut rebuilt: std::collections::HashMap<usize, (Labels, Labels, u64)> =
+            std::collections::HashMap::new();
+        for s in &mut f.samples {
+            let long = s.labels.iter().any(|(_, v)| v.len() > label_length);
+            if !long && s.labels.iter().any(|(k, _)| k == "target") {
+                continue;
+            }
+            let entry = rebuilt.entry(s.labels.id()).or_insert_with(|| {
+                let mut pairs = s.labels.to_vec();
+                let mut cut = 0;
+                for (_, v) in &mut pairs {
+                    if v.len() > label_length {
+                        let keep = crate::jmx::objectname::truncate(v, label_length).len();
+                        v.truncate(keep);
+                        cut += 1;
+                    }
+                }
+                if !pairs.iter().any(|(k, _)| k == "target") {
+                    pairs.push(("target".to_string(), target.to_string()));
+                }
+                (s.labels.clone(), Labels::from(pairs), cut)
+            });
+            if entry.2 > 0 {
+                cuts.add(limits::reason::LABEL_LENGTH, entry.2);
+                cut_here = true;
+            }
+            s.labels = entry.1.clone();
+        }
+        if cut_here {
+            // Values cut short may coincide: one sample per label set (the first).
+            let mut seen = std::collections::HashSet::new();
+            f.samples.retain(|s| seen.insert(s.labels.clone()));
+        }
+    }
+    families.retain(|f| !f.samples.is_empty());
+    cuts
 }
 
 /// The families of one snapshot read from `target` (a live read, a capture file, a golden test).
 pub fn families(snapshot: &Snapshot, target: &str, options: &Options) -> Vec<Family> {
+    families_counted(snapshot, target, options).0
+}
+
+/// [`families`], also saying what was cut.
+pub fn families_counted(
+    snapshot: &Snapshot,
+    target: &str,
+    options: &Options,
+) -> (Vec<Family>, Cuts) {
     let ctx = Context::new(snapshot, options.rates, target);
-    build(snapshot, &ctx, options)
+    build_counted(snapshot, &ctx, options)
 }
 
 #[cfg(test)]
@@ -421,6 +499,51 @@ mod tests {
         let mut l = Vec::new();
         task_labels(&mut l, "odd");
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn every_series_gets_its_target_and_no_negative_counter() {
+        let snapshot = Snapshot::from_capture_json(
+            r#"[{"name":"kafka.streams:type=stream-thread-metrics,thread-id=app-1-StreamThread-1","attributes":{
+                "process-total":{"type":"java.lang.Double","value":-5},
+                "commit-total":{"type":"java.lang.Double","value":3},
+                "poll-records-avg":{"type":"java.lang.Double","value":-1}}},
+              {"name":"kafka.streams:type=stream-metrics,client-id=app-1","attributes":{
+                "version":{"type":"java.lang.String","value":"VVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVVV"},
+                "alive-stream-threads":{"type":"java.lang.Integer","value":1}}}]"#,
+        )
+        .unwrap();
+        let mut options = Options::default();
+        options.limits.label_length = 16;
+        let (families, cuts) = families_counted(&snapshot, "pid:7", &options);
+        for f in &families {
+            for s in &f.samples {
+                assert_eq!(
+                    s.labels
+                        .iter()
+                        .filter(|(k, _)| k == "target")
+                        .collect::<Vec<_>>(),
+                    [&("target".to_string(), "pid:7".to_string())],
+                    "{}",
+                    f.name
+                );
+                assert!(s.labels.iter().all(|(_, v)| v.len() <= 16), "{}", f.name);
+                assert!(f.kind != Kind::Counter || s.value >= 0.0, "{}", f.name);
+            }
+        }
+        let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
+        assert!(
+            !names.contains(&"kafka_streams_thread_process"),
+            "{names:?}"
+        );
+        assert!(names.contains(&"kafka_streams_thread_commit"), "{names:?}");
+        // A negative gauge is a value like any other.
+        assert!(
+            names.contains(&"kafka_streams_thread_poll_records_avg"),
+            "{names:?}"
+        );
+        assert_eq!(cuts.get(limits::reason::NEGATIVE_COUNTER), 1);
+        assert!(cuts.get(limits::reason::LABEL_LENGTH) >= 1);
     }
 
     #[test]

@@ -166,6 +166,7 @@ mod tests {
         let all_groups = Options {
             groups: super::super::GROUPS.iter().map(|g| g.name).collect(),
             rates: false,
+            ..Options::default()
         };
         let with_rates = Options {
             rates: true,

@@ -11,6 +11,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -50,15 +51,15 @@ final class Conn implements NotificationListener {
     private static final int PARALLEL =
             Math.min(8, Math.max(2, Runtime.getRuntime().availableProcessors()));
     /**
-     * The reads of every connection share two small pools (whole reads, and
-     * the parts of one read), so many targets cost no thread each: a read
-     * waits for a thread only while PARALLEL others keep the cores busy.
-     * Idle threads end after ten seconds.
+     * Whole reads of every connection share one small pool, so many targets
+     * cost no reading thread each: a read waits for a thread only while
+     * others keep the cores busy; a read answers by its deadline (partial
+     * results), so none holds a thread for long. Idle threads end after ten
+     * seconds. The parts of a read run on the connection's own pool.
      */
     private static final ExecutorService READERS = pool("ksbridge-read", 4 * PARALLEL);
-    private static final ExecutorService PARTS = pool("ksbridge-read-part", 4 * PARALLEL);
     private final ExecutorService reader = READERS;
-    private final ExecutorService pool = PARTS;
+    private final ExecutorService pool;
 
     private static ExecutorService pool(String name, int threads) {
         java.util.concurrent.ThreadPoolExecutor p = new java.util.concurrent.ThreadPoolExecutor(
@@ -82,6 +83,14 @@ final class Conn implements NotificationListener {
     private volatile boolean namesValid;
     private volatile String brokenReason;
     private volatile Future<byte[]> inflight;
+    /** What one read may cost (set by Shim.limits). */
+    volatile Limits limits = Limits.DEFAULT;
+    /** When the read in progress must answer (System.nanoTime), for partial results. */
+    private volatile long readEnd;
+    /** Beans being read now, also by earlier reads that gave up on them (a blocked getter). */
+    private final Map<ObjectName, Long> reading = new ConcurrentHashMap<>();
+    /** Per bean, readable attributes left out by Limits.attributes. */
+    private final Map<ObjectName, Integer> attrsCut = new ConcurrentHashMap<>();
     /** Counts, for tests and benchmarks: how often the name set was queried. */
     volatile long queries;
 
@@ -89,6 +98,15 @@ final class Conn implements NotificationListener {
         this.target = target;
         this.connector = connector;
         this.mbs = connector.getMBeanServerConnection();
+        // The parts of a read run on this connection's own cached pool, not a
+        // shared one: a part stuck in a getter that blocks holds a thread of
+        // this target only (Limits.STUCK bounds how many may be stuck).
+        this.pool = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "ksbridge-read-part " + target);
+            t.setDaemon(true);
+            t.setContextClassLoader(Conn.class.getClassLoader());
+            return t;
+        });
         connector.addConnectionNotificationListener((n, hb) -> {
             String type = n.getType();
             if (JMXConnectionNotification.NOTIFS_LOST.equals(type)) {
@@ -105,7 +123,11 @@ final class Conn implements NotificationListener {
         } catch (InstanceNotFoundException e) {
             throw new IOException("the target has no MBeanServerDelegate", e);
         }
-        refreshNames();
+        // The names are queried by the first read, not here: with a hostile
+        // number of beans the query outlasts a connect's deadline, while a
+        // read that outlasts its deadline goes on and the next one finds
+        // the names in place.
+        namesValid = false;
     }
 
     @Override
@@ -120,10 +142,23 @@ final class Conn implements NotificationListener {
         // Kafka re-registers a bean when one of its metrics comes or goes.
         attrNames.remove(name);
         selected.remove(name);
+        attrsCut.remove(name);
     }
 
-    private void refreshNames() throws IOException {
-        Set<ObjectName> now = mbs.queryNames(null, null);
+    /** The patterns the name set was last queried with. */
+    private Set<ObjectName> queried = Set.of();
+
+    /**
+     * Queries the names of the read's patterns only (not every bean of the
+     * target: a flood of beans outside them costs nothing, and the state
+     * poller's connection never sees the bulk of a hostile target).
+     */
+    private void refreshNames(List<ObjectName> pats) throws IOException {
+        Set<ObjectName> now = new java.util.HashSet<>();
+        for (ObjectName p : pats) {
+            now.addAll(mbs.queryNames(p, null));
+        }
+        queried = new java.util.HashSet<>(pats);
         queries++;
         names.retainAll(now);
         names.addAll(now);
@@ -133,6 +168,7 @@ final class Conn implements NotificationListener {
     void close() {
         Future<byte[]> f = inflight;
         if (f != null) f.cancel(true);
+        pool.shutdownNow();
         try {
             mbs.removeNotificationListener(MBeanServerDelegate.DELEGATE_NAME, this);
         } catch (Exception ignored) {
@@ -188,6 +224,8 @@ final class Conn implements NotificationListener {
             if (inflight != null && !inflight.isDone()) {
                 inflight.get(Math.max(1, end - System.nanoTime()), TimeUnit.NANOSECONDS);
             }
+            // The read answers with what it has a little before the caller's deadline.
+            readEnd = end - Math.min(TimeUnit.MILLISECONDS.toNanos(200), (end - System.nanoTime()) / 10);
             inflight = reader.submit(() -> doRead(patterns, perAttribute, requery));
             return inflight.get(Math.max(1, end - System.nanoTime()), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
@@ -207,19 +245,19 @@ final class Conn implements NotificationListener {
 
     private byte[] doRead(String[] patterns, boolean perAttribute, boolean requery) throws IOException {
         long taken = System.currentTimeMillis();
-        if (requery || !namesValid) {
-            refreshNames();
-            if (requery) {
-                attrNames.clear();
-                selected.clear();
-            }
-        }
         List<ObjectName> pats = new ArrayList<>();
         for (String p : patterns) {
             try {
                 pats.add(new ObjectName(p));
             } catch (Exception e) {
                 throw new IllegalArgumentException("bad ObjectName pattern " + p + ": " + e.getMessage());
+            }
+        }
+        if (requery || !namesValid || !queried.containsAll(pats)) {
+            refreshNames(pats);
+            if (requery) {
+                attrNames.clear();
+                this.selected.clear();
             }
         }
         TreeMap<String, ObjectName> selected = new TreeMap<>();
@@ -231,20 +269,25 @@ final class Conn implements NotificationListener {
                 }
             }
         }
-        List<ObjectName> todo = new ArrayList<>(selected.values());
+        Limits lim = limits;
+        Limits.Cuts cuts = new Limits.Cuts();
+        List<ObjectName> todo = capBeans(new ArrayList<>(selected.values()), lim, cuts);
         // Beans are read by a few threads at once: each read is one RMI round
         // trip, and the round trips, not the target's work, dominate.
         int parts = Math.max(1, Math.min(PARALLEL, todo.size() / 64));
         List<Future<Chunk>> futures = new ArrayList<>(parts);
+        List<Chunk> chunks = new ArrayList<>(parts);
         for (int p = 0; p < parts; p++) {
             List<ObjectName> slice = todo.subList(todo.size() * p / parts, todo.size() * (p + 1) / parts);
-            futures.add(pool.submit(() -> readChunk(slice, perAttribute)));
+            Chunk chunk = new Chunk(slice.size());
+            chunks.add(chunk);
+            futures.add(pool.submit(() -> readChunk(slice, perAttribute, chunk)));
         }
         List<Wire.BeanOut> out = new ArrayList<>(todo.size());
         List<String[]> problems = new ArrayList<>();
         try {
-            for (Future<Chunk> f : futures) {
-                Chunk c = f.get();
+            for (int p = 0; p < parts; p++) {
+                Chunk c = awaitChunk(futures.get(p), chunks.get(p), cuts);
                 out.addAll(c.beans);
                 problems.addAll(c.problems);
             }
@@ -259,29 +302,127 @@ final class Conn implements NotificationListener {
         } finally {
             for (Future<Chunk> f : futures) f.cancel(true);
         }
-        return new Wire().encode(taken, out, problems);
+        for (Wire.BeanOut b : out) {
+            cuts.add("attributes", b.attrsCut);
+        }
+        return new Wire(lim, cuts).encode(taken, out, problems);
+    }
+
+    /**
+     * The beans this read asks for: none that an earlier read is still
+     * reading (a getter that blocks: asking again would only stack another
+     * thread on it), nothing when too many are stuck, and at most
+     * Limits.beans. What is left out is counted.
+     */
+    private List<ObjectName> capBeans(List<ObjectName> todo, Limits lim, Limits.Cuts cuts) {
+        if (reading.size() >= Limits.STUCK) {
+            cuts.add("time", todo.size());
+            return new ArrayList<>();
+        }
+        if (!reading.isEmpty()) {
+            int before = todo.size();
+            todo.removeIf(reading::containsKey);
+            cuts.add("time", before - todo.size());
+        }
+        if (todo.size() > lim.beans) {
+            cuts.add("beans", todo.size() - lim.beans);
+            todo = fairShare(todo, lim.beans);
+        }
+        return todo;
+    }
+
+    /**
+     * At most `max` of the beans, shared fairly between their types (domain
+     * and `type` key): a type with fewer beans than its share keeps them all
+     * and leaves the rest to the others (max-min fairness), so a flood of
+     * one type never pushes out the client and thread beans. Name order kept.
+     */
+    static List<ObjectName> fairShare(List<ObjectName> beans, int max) {
+        Map<String, List<ObjectName>> byType = new TreeMap<>();
+        for (ObjectName n : beans) {
+            String type = n.getDomain() + ":" + n.getKeyProperty("type");
+            byType.computeIfAbsent(type, k -> new ArrayList<>()).add(n);
+        }
+        List<List<ObjectName>> groups = new ArrayList<>(byType.values());
+        groups.sort((a, b) -> Integer.compare(a.size(), b.size()));
+        Set<ObjectName> keep = new java.util.HashSet<>();
+        int left = max;
+        for (int g = 0; g < groups.size(); g++) {
+            List<ObjectName> group = groups.get(g);
+            int share = Math.min(group.size(), left / (groups.size() - g));
+            keep.addAll(group.subList(0, share));
+            left -= share;
+        }
+        List<ObjectName> out = new ArrayList<>(keep.size());
+        for (ObjectName n : beans) {
+            if (keep.contains(n)) out.add(n);
+        }
+        return out;
+    }
+
+    /**
+     * A part's beans, whole when it finishes before the read must answer,
+     * else what it has read so far (the rest counted as cut for time; the
+     * part stops after the bean it is reading).
+     */
+    private Chunk awaitChunk(Future<Chunk> f, Chunk c, Limits.Cuts cuts)
+            throws InterruptedException, ExecutionException {
+        try {
+            return f.get(Math.max(1, readEnd - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            Chunk partial = c.copy();
+            cuts.add("time", c.size - partial.beans.size() - partial.problems.size());
+            return partial;
+        }
     }
 
     private static final class Chunk {
+        final int size;
         final List<Wire.BeanOut> beans = new ArrayList<>();
         final List<String[]> problems = new ArrayList<>();
+
+        Chunk(int size) {
+            this.size = size;
+        }
+
+        synchronized void bean(Wire.BeanOut b) {
+            beans.add(b);
+        }
+
+        synchronized void problem(String[] p) {
+            problems.add(p);
+        }
+
+        synchronized Chunk copy() {
+            Chunk c = new Chunk(size);
+            c.beans.addAll(beans);
+            c.problems.addAll(problems);
+            return c;
+        }
     }
 
-    private Chunk readChunk(List<ObjectName> slice, boolean perAttribute) throws IOException {
-        Chunk c = new Chunk();
+    private Chunk readChunk(List<ObjectName> slice, boolean perAttribute, Chunk c) throws IOException {
         for (ObjectName n : slice) {
+            if (Thread.currentThread().isInterrupted()) break; // the read answered without this part
+            reading.put(n, System.nanoTime());
             try {
-                c.beans.add(readBean(n, perAttribute));
+                c.bean(readBean(n, perAttribute));
+            } catch (StackOverflowError e) {
+                // A value nested too deep to deserialize: this bean only.
+                c.problem(new String[] {n.toString(), "value nested too deep to read"});
             } catch (InstanceNotFoundException e) {
                 names.remove(n);
                 attrNames.remove(n);
                 selected.remove(n);
-                c.problems.add(new String[] {n.toString(), "unregistered during the read"});
+                c.problem(new String[] {n.toString(), "unregistered during the read"});
             } catch (IOException e) {
                 if (!(e instanceof java.rmi.UnmarshalException)) throw e;
-                c.problems.add(new String[] {n.toString(), ShimException.describe(e)});
+                c.problem(new String[] {n.toString(), ShimException.describe(e)});
             } catch (Exception e) {
-                c.problems.add(new String[] {n.toString(), ShimException.describe(e)});
+                c.problem(new String[] {n.toString(), ShimException.describe(e)});
+            } finally {
+                reading.remove(n);
             }
         }
         return c;
@@ -295,13 +436,14 @@ final class Conn implements NotificationListener {
             for (MBeanAttributeInfo a : info.getAttributes()) {
                 if (a.isReadable()) readable.add(a.getName());
             }
-            attrs = readable.toArray(new String[0]);
+            attrs = capAttributes(n, readable);
             attrNames.put(n, attrs);
             classNames.put(n, info.getClassName() == null ? "" : info.getClassName());
             selected.remove(n);
         }
         attrs = wanted(n, attrs);
         Wire.BeanOut b = new Wire.BeanOut(n.toString(), classNames.getOrDefault(n, ""));
+        b.attrsCut = attrsCut.getOrDefault(n, 0);
         if (attrs.length == 0) return b;
         Map<String, Object> got = null;
         if (!perAttribute) {
@@ -341,6 +483,17 @@ final class Conn implements NotificationListener {
             }
         }
         return b;
+    }
+
+    /** The first Limits.attributes readable attributes; how many were left out is kept per bean. */
+    private String[] capAttributes(ObjectName n, List<String> readable) {
+        int max = limits.attributes;
+        if (readable.size() <= max) {
+            attrsCut.remove(n);
+            return readable.toArray(new String[0]);
+        }
+        attrsCut.put(n, readable.size() - max);
+        return readable.subList(0, max).toArray(new String[0]);
     }
 
     private static final Pattern UNKNOWN_CONSTANT =

@@ -152,6 +152,14 @@ public final class Shim {
         c.skip(spec);
     }
 
+    /** Sets what one read of this connection may cost (see {@link Limits}). */
+    public static void limits(long id, int beans, int attributes, int valueLength, long bytes)
+            throws ShimException {
+        Conn c = CONNS.get(id);
+        if (c == null) throw new ShimException("UNKNOWN_CONNECTION", "connection " + id);
+        c.limits = new Limits(beans, attributes, valueLength, bytes);
+    }
+
     /** How many times the connection queried the full name set (tests check it stays 1). */
     public static long nameQueries(long id) throws ShimException {
         Conn c = CONNS.get(id);

@@ -38,6 +38,10 @@ final class Wire {
         final String name;
         final String className;
         final List<Attr> attrs = new ArrayList<>();
+        /** Readable attributes left out by Limits.attributes. */
+        int attrsCut;
+        /** Values nested deeper than Limits.DEPTH, left out. */
+        int tooDeep;
 
         BeanOut(String name, String className) {
             this.name = name;
@@ -46,10 +50,20 @@ final class Wire {
 
         /** Adds a value, flattening CompositeData and TabularData into dotted names. */
         void add(String attr, Object v) {
+            add(attr, v, 0);
+        }
+
+        private void add(String attr, Object v, int depth) {
+            boolean nested = v instanceof CompositeData || v instanceof TabularData
+                    || (v instanceof Map && !((Map<?, ?>) v).isEmpty() && ((Map<?, ?>) v).size() <= 256);
+            if (nested && depth >= Limits.DEPTH) {
+                tooDeep++;
+                return;
+            }
             if (v instanceof CompositeData) {
                 CompositeData cd = (CompositeData) v;
                 for (String k : cd.getCompositeType().keySet()) {
-                    add(attr + "." + k, cd.get(k));
+                    add(attr + "." + k, cd.get(k), depth + 1);
                 }
             } else if (v instanceof TabularData) {
                 TabularData td = (TabularData) v;
@@ -62,13 +76,13 @@ final class Wire {
                         key.append(cd.get(ix));
                     }
                     for (String k : cd.getCompositeType().keySet()) {
-                        if (!index.contains(k)) add(attr + "." + key + "." + k, cd.get(k));
+                        if (!index.contains(k)) add(attr + "." + key + "." + k, cd.get(k), depth + 1);
                     }
                 }
             } else if (v instanceof Map && !((Map<?, ?>) v).isEmpty()
                     && ((Map<?, ?>) v).size() <= 256) {
                 for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
-                    add(attr + "." + e.getKey(), e.getValue());
+                    add(attr + "." + e.getKey(), e.getValue(), depth + 1);
                 }
             } else {
                 attrs.add(new Attr(attr, v, null));
@@ -82,12 +96,30 @@ final class Wire {
 
     private final ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 * 1024);
     private final DataOutputStream out = new DataOutputStream(bytes);
+    private final Limits limits;
+    private final Limits.Cuts cuts;
 
+    Wire(Limits limits, Limits.Cuts cuts) {
+        this.limits = limits;
+        this.cuts = cuts;
+    }
+
+    /**
+     * Encodes a read: beans until the buffer reaches Limits.bytes (the bean
+     * count is patched afterwards), the problems, and what the limits cut.
+     */
     byte[] encode(long takenAtMs, List<BeanOut> beans, List<String[]> problems) throws IOException {
         out.write(new byte[] {'K', 'S', 'B', '1'});
         out.writeLong(takenAtMs);
         out.writeInt(beans.size());
+        int written = 0;
         for (BeanOut b : beans) {
+            if (bytes.size() >= limits.bytes) {
+                cuts.add("bytes", beans.size() - written);
+                break;
+            }
+            written++;
+            cuts.add("depth", b.tooDeep);
             str(b.name);
             str(b.className == null ? "" : b.className);
             out.writeInt(b.attrs.size());
@@ -106,8 +138,24 @@ final class Wire {
             str(p[0]);
             str(p[1]);
         }
+        Map<String, Long> cut = cuts.snapshot();
+        if (!cut.isEmpty()) {
+            out.writeInt(cut.size());
+            for (Map.Entry<String, Long> e : cut.entrySet()) {
+                str(e.getKey());
+                out.writeLong(e.getValue());
+            }
+        }
         out.flush();
-        return bytes.toByteArray();
+        byte[] buf = bytes.toByteArray();
+        if (written != beans.size()) {
+            // The bean count sits after the magic and the timestamp.
+            buf[12] = (byte) (written >>> 24);
+            buf[13] = (byte) (written >>> 16);
+            buf[14] = (byte) (written >>> 8);
+            buf[15] = (byte) written;
+        }
+        return buf;
     }
 
     private void str(String s) throws IOException {
@@ -142,7 +190,13 @@ final class Wire {
             out.writeByte((Boolean) v ? 1 : 0);
         } else if (v instanceof String) {
             out.writeByte(STRING);
-            str((String) v);
+            String text = (String) v;
+            // Characters, not bytes: close enough, and never more than 3x.
+            if (text.length() > limits.valueLength) {
+                cuts.add("value_length", 1);
+                text = text.substring(0, limits.valueLength);
+            }
+            str(text);
         } else if (v instanceof Enum) {
             Enum<?> e = (Enum<?>) v;
             out.writeByte(ENUM);

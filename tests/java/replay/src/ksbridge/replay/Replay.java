@@ -70,6 +70,7 @@ public final class Replay {
                             + " (usage: [--capture FILE]... [--generate beans=N,attrs=M])");
                 }
             }
+            Hostile.fromProperty(SERVER, BEANS);
         } catch (Exception e) {
             System.err.println("replay: start-up failed: " + e);
             e.printStackTrace();
@@ -291,8 +292,10 @@ public final class Replay {
                 System.exit(code);
                 return "ok"; // not reached
             }
-            default:
-                return "err unknown command " + cmd;
+            default: {
+                String hostile = Hostile.execute(SERVER, BEANS, cmd, a.rest());
+                return hostile != null ? hostile : "err unknown command " + cmd;
+            }
         }
     }
 
