@@ -1,5 +1,6 @@
 //! Consumer-group lag: group listing (`groups`), offsets (`offsets`, rdkafka,
-//! blocking), pure lag math (`model`), status and trend (`status`), lag in
+//! blocking; committed offsets of many groups over shared connections in
+//! `wire`), which groups a replica measures (`shard`), pure lag math (`model`), status and trend (`status`), lag in
 //! seconds (`seconds`), and the refresh cycle and background monitor
 //! (`monitor`) that turn them into an immutable `LagReport`.
 
@@ -9,7 +10,9 @@ pub mod monitor;
 pub mod offsets;
 pub mod report;
 pub mod seconds;
+pub mod shard;
 pub mod status;
+pub mod wire;
 
 pub use model::Isolation;
 pub use monitor::{Collector, LagMonitor, MonitorSnapshot, Selection};
@@ -17,6 +20,7 @@ pub use report::{
     CollectorSettings, Fetched, FetchedGroup, FetchedPartition, GroupLag, LagReport, LagState,
     PartitionLag, Timings,
 };
+pub use shard::Shard;
 pub use status::{Status, Trend};
 
 use rdkafka::error::KafkaError;
@@ -32,6 +36,11 @@ pub enum LagError {
     ListGroups { group: String, source: KafkaError },
     #[error("cannot fetch committed offsets of group {group}: {source}")]
     Committed { group: String, source: KafkaError },
+    #[error("cannot fetch committed offsets of group {group}: {source}")]
+    CommittedShared {
+        group: String,
+        source: wire::WireError,
+    },
     #[error("cannot list log offsets: {source}")]
     ListOffsets { source: KafkaError },
     #[error("cannot read records for lag probes: {source}")]
