@@ -16,10 +16,10 @@ use regex::Regex;
 use super::groups::describe_groups;
 use super::model::{GroupDescription, Isolation, PartitionOffsets, TopicPartition};
 use super::offsets::OffsetClient;
-use super::shard::Shard;
 use super::report::{
     CollectorSettings, Fetched, FetchedGroup, FetchedPartition, LagReport, LagState, Timings,
 };
+use super::shard::Shard;
 use super::LagError;
 use crate::sync::{lock, read, write};
 
@@ -41,7 +41,9 @@ impl Selection {
         self.all || self.pattern.is_some()
     }
     fn matches(&self, g: &str) -> bool {
-        (self.all || self.groups.contains(g) || self.pattern.as_ref().is_some_and(|r| r.is_match(g)))
+        (self.all
+            || self.groups.contains(g)
+            || self.pattern.as_ref().is_some_and(|r| r.is_match(g)))
             && self.in_shard(g)
     }
     fn in_shard(&self, g: &str) -> bool {

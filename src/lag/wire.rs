@@ -275,7 +275,13 @@ impl Inner {
             .clone()
     }
 
-    async fn call<Q, R>(&self, addr: &str, key: ApiKey, version: i16, req: &Q) -> Result<R, WireError>
+    async fn call<Q, R>(
+        &self,
+        addr: &str,
+        key: ApiKey,
+        version: i16,
+        req: &Q,
+    ) -> Result<R, WireError>
     where
         Q: Encodable + HeaderVersion,
         R: Decodable + HeaderVersion,
@@ -323,8 +329,12 @@ impl WireClient {
     ) -> Result<Vec<(String, GroupOffsets)>, WireError> {
         let inner = self.inner.clone();
         let deadline = Instant::now() + inner.timeout;
-        self.rt
-            .block_on(committed_many(inner, brokers.to_vec(), groups.to_vec(), deadline))
+        self.rt.block_on(committed_many(
+            inner,
+            brokers.to_vec(),
+            groups.to_vec(),
+            deadline,
+        ))
     }
 
     /// Forget the coordinators and connections (after a failed cycle).
@@ -359,9 +369,7 @@ async fn check_versions(inner: &Inner, addr: String) -> Result<(), WireError> {
             3,
             &ApiVersionsRequest::default()
                 .with_client_software_name(StrBytes::from_static_str("ksbridge"))
-                .with_client_software_version(StrBytes::from_static_str(env!(
-                    "CARGO_PKG_VERSION"
-                ))),
+                .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION"))),
         )
         .await?;
     if resp.error_code != 0 {
@@ -525,7 +533,10 @@ async fn committed_many(
             let c = lock(&inner.coordinators, "lag wire coordinators");
             for g in &pending {
                 if let Some(addr) = c.get(g) {
-                    by_coordinator.entry(addr.clone()).or_default().push(g.clone());
+                    by_coordinator
+                        .entry(addr.clone())
+                        .or_default()
+                        .push(g.clone());
                 }
             }
         }
@@ -557,7 +568,8 @@ async fn committed_many(
                                 failed.remove(&name);
                                 done.insert(name, offsets_of(g));
                             }
-                            NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE
+                            NOT_COORDINATOR
+                            | COORDINATOR_NOT_AVAILABLE
                             | COORDINATOR_LOAD_IN_PROGRESS => {
                                 lock(&inner.coordinators, "lag wire coordinators").remove(&name);
                                 failed.insert(
@@ -600,7 +612,10 @@ async fn committed_many(
             if !done.contains_key(g) && failed.contains_key(g) && !retry.contains(g) {
                 let no_coordinator = matches!(
                     failed.get(g),
-                    Some(WireError::Group { what: "no coordinator", .. })
+                    Some(WireError::Group {
+                        what: "no coordinator",
+                        ..
+                    })
                 );
                 if no_coordinator {
                     retry.push(g.clone());
@@ -616,7 +631,10 @@ async fn committed_many(
             .values()
             .find(|e| !matches!(e, WireError::Group { .. }))
         {
-            if failed.values().all(|e| !matches!(e, WireError::Group { .. })) {
+            if failed
+                .values()
+                .all(|e| !matches!(e, WireError::Group { .. }))
+            {
                 return Err(e.clone());
             }
         }

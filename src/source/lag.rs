@@ -13,8 +13,8 @@ use std::time::Duration;
 use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::exposition::lag::families;
 use crate::lag::{self, CollectorSettings, LagError, LagMonitor, Selection, Shard};
-use regex::Regex;
 use crate::sync::lock;
+use regex::Regex;
 
 pub struct LagSource {
     monitor: LagMonitor,
