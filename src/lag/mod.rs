@@ -1,20 +1,26 @@
 //! Consumer-group lag: group listing (`groups`), offsets (`offsets`, rdkafka,
 //! blocking; committed offsets of many groups over shared connections in
-//! `wire`), which groups a replica measures (`shard`), pure lag math (`model`), status and trend (`status`), lag in
-//! seconds (`seconds`), and the refresh cycle and background monitor
-//! (`monitor`) that turn them into an immutable `LagReport`.
+//! `wire`), which groups a replica measures (`shard`), pure lag math
+//! (`model`), status and trend (`status`), lag in seconds (`seconds`), and
+//! the refresh cycle and background monitor (`monitor`) that turn them into
+//! an immutable `LagReport`.
 
+#[cfg(feature = "agent")]
 pub mod groups;
 pub mod model;
+#[cfg(feature = "agent")]
 pub mod monitor;
+#[cfg(feature = "agent")]
 pub mod offsets;
 pub mod report;
 pub mod seconds;
 pub mod shard;
 pub mod status;
+#[cfg(feature = "agent")]
 pub mod wire;
 
 pub use model::Isolation;
+#[cfg(feature = "agent")]
 pub use monitor::{Collector, LagMonitor, MonitorSnapshot, Selection};
 pub use report::{
     CollectorSettings, Fetched, FetchedGroup, FetchedPartition, GroupLag, LagReport, LagState,
@@ -23,8 +29,10 @@ pub use report::{
 pub use shard::Shard;
 pub use status::{Status, Trend};
 
+#[cfg(feature = "agent")]
 use rdkafka::error::KafkaError;
 
+#[cfg(feature = "agent")]
 /// Failures of the lag source, named after the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LagError {
@@ -51,6 +59,7 @@ pub enum LagError {
     Thread(std::io::Error),
 }
 
+#[cfg(feature = "agent")]
 /// librdkafka client settings: `bootstrap.servers` plus pass-through
 /// `key=value` settings (TLS, SASL, ...) in the order given (later wins).
 pub fn client_config(bootstrap: &str, settings: &[(String, String)]) -> rdkafka::ClientConfig {
