@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ksbridge::lag::{
-    self, Collector, CollectorSettings, Fetched, FetchedGroup, LagState, Selection,
+    self, Collector, CollectorSettings, Fetched, FetchedGroup, LagReport, LagState, Selection,
 };
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -104,35 +104,15 @@ fn main() {
     });
     println!("setup_seconds={:.1}", setup.elapsed().as_secs_f64());
 
-    // Our cycles over the real broker.
+    // Our cycles over the real broker: shared connections (the default)
+    // first, so the process's threads and RSS are theirs; then the fallback,
+    // one librdkafka client per group, as the baseline.
     let sel = Selection {
         all: true,
         ..Selection::default()
     };
-    let mut col = Collector::new(
-        lag::client_config(bootstrap, &[]),
-        T,
-        CollectorSettings::default(),
-    )
-    .expect("collector");
-    let mut last = None;
-    for i in 0..3 {
-        let r = col.cycle(&sel).expect("cycle");
-        let total = r.timings.total_seconds;
-        println!(
-            "cycle{i}_groups={} cycle{i}_partitions={} cycle{i}_total_seconds={:.3} cycle{i}_network_seconds={:.3} cycle{i}_peek_seconds={:.3} cycle{i}_model_seconds={:.4} cycle{i}_partitions_per_second={:.0}",
-            r.groups.len(),
-            r.partitions,
-            total,
-            r.timings.network_seconds,
-            r.timings.peek_seconds,
-            r.timings.model_seconds,
-            r.partitions as f64 / total
-        );
-        last = Some(r);
-    }
-    let last = last.expect("a cycle");
-    // Cost of the cached group clients: threads and resident memory now.
+    let (col, last) = cycles("", bootstrap, &sel, false);
+    // Threads and resident memory with the default path.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     for key in ["VmRSS", "Threads"] {
         if let Some(l) = status.lines().find(|l| l.starts_with(key)) {
@@ -145,6 +125,10 @@ fn main() {
         groups * partitions as usize,
         "every partition measured"
     );
+    if std::env::var_os("BENCH_LAG_NO_BASELINE").is_none() {
+        let (base, _) = cycles("baseline_", bootstrap, &sel, true);
+        drop(base);
+    }
 
     // The reference: Kafka's own tool over the same groups, same broker, now.
     let lab = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka-lab");
@@ -177,6 +161,43 @@ fn main() {
         rows as f64 / describe_s,
         rows as f64 / (describe_s - list_s).max(1e-3)
     );
+
+    // The one-shot command a person types, with each path, rows compared to the tool's.
+    let tool_rows = table_rows(&text, &prefix);
+    for (label, extra) in [
+        ("oneshot", &[][..]),
+        ("baseline_oneshot", &["--bench.client-per-group"][..]),
+    ] {
+        if label.starts_with("baseline") && std::env::var_os("BENCH_LAG_NO_BASELINE").is_some() {
+            continue;
+        }
+        let t = Instant::now();
+        let out = std::process::Command::new(ksbridge_bin())
+            .args([
+                "lag",
+                "--bootstrap-server",
+                bootstrap,
+                "--all-groups",
+                "--json",
+            ])
+            .args(extra)
+            .output()
+            .expect("ksbridge lag");
+        let secs = t.elapsed().as_secs_f64();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ours = json_rows(&out.stdout, &prefix);
+        let equal = ours == tool_rows;
+        println!(
+            "{label}_seconds={secs:.3} {label}_rows={} {label}_rows_equal_to_tool={equal} {label}_ratio_to_tool={:.3}",
+            ours.len(),
+            secs / describe_s
+        );
+        assert!(equal, "{label}: rows differ from kafka-consumer-groups");
+    }
 
     // The pure model: recorded offsets replicated to MODEL_PARTITIONS, offsets
     // moving between cycles, full status windows.
@@ -240,4 +261,89 @@ fn main() {
     }
     let _ = rt.block_on(admin.delete_topics(&[&topic], &AdminOptions::new()));
     println!("topic={topic} prefix={prefix}");
+}
+
+/// Three cycles with one collector, timed; returns it and the last report.
+fn cycles(
+    label: &str,
+    bootstrap: &str,
+    sel: &Selection,
+    client_per_group: bool,
+) -> (Collector, LagReport) {
+    let settings = CollectorSettings {
+        client_per_group,
+        ..CollectorSettings::default()
+    };
+    let mut col =
+        Collector::new(lag::client_config(bootstrap, &[]), T, settings).expect("collector");
+    let mut last = None;
+    for i in 0..3 {
+        let r = col.cycle(sel).expect("cycle");
+        let total = r.timings.total_seconds;
+        println!(
+            "{label}cycle{i}_groups={} {label}cycle{i}_partitions={} {label}cycle{i}_total_seconds={:.3} {label}cycle{i}_network_seconds={:.3} {label}cycle{i}_peek_seconds={:.3} {label}cycle{i}_model_seconds={:.4} {label}cycle{i}_partitions_per_second={:.0}",
+            r.groups.len(),
+            r.partitions,
+            total,
+            r.timings.network_seconds,
+            r.timings.peek_seconds,
+            r.timings.model_seconds,
+            r.partitions as f64 / total
+        );
+        last = Some(r);
+    }
+    (col, last.expect("a cycle"))
+}
+
+/// The release `ksbridge` next to this example (`target/release/ksbridge`).
+fn ksbridge_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(|d| d.parent())
+        .map(|d| d.join("ksbridge"))
+        .expect("target dir")
+}
+
+/// GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG of the tool's table.
+fn table_rows(text: &str, prefix: &str) -> Vec<Vec<String>> {
+    let mut v: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| {
+            l.split_whitespace()
+                .take(6)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|w| w.len() == 6 && w[0].starts_with(prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The same columns from `ksbridge lag --json` (null printed as the tool's `-`).
+fn json_rows(json: &[u8], prefix: &str) -> Vec<Vec<String>> {
+    let v: serde_json::Value = serde_json::from_slice(json).expect("json");
+    let cell = |x: &serde_json::Value| match x {
+        serde_json::Value::Null => "-".to_string(),
+        x => x.to_string().trim_matches('"').to_string(),
+    };
+    let mut rows = Vec::new();
+    for g in v["groups"].as_array().into_iter().flatten() {
+        let name = g["group"].as_str().unwrap_or_default();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        for p in g["partitions"].as_array().into_iter().flatten() {
+            rows.push(vec![
+                name.to_string(),
+                cell(&p["topic"]),
+                cell(&p["partition"]),
+                cell(&p["committed"]),
+                cell(&p["end"]),
+                cell(&p["lag"]),
+            ]);
+        }
+    }
+    rows.sort();
+    rows
 }

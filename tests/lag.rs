@@ -781,3 +781,195 @@ fn streams_app_at_least_once_matches_tool() {
 fn streams_app_exactly_once_matches_tool_and_never_counts_markers() {
     streams_app_matches_tool(true);
 }
+
+/// Groups `prefix-NN`, each committed on a varying set of `topic`'s
+/// partitions (group i: partitions 0..=i % partitions, offset i + p), the
+/// last one also on `other` (a topic it is not assigned: manual commits).
+fn many_groups(b: &Broker, prefix: &str, n: usize, topic: &str, other: &str, partitions: i32) {
+    lab::create_topic(b, topic, partitions as u32);
+    lab::create_topic(b, other, 1);
+    let counts: Vec<(i32, usize)> = (0..partitions).map(|p| (p, 40)).collect();
+    produce(b, topic, &counts, None);
+    produce(b, other, &[(0, 5)], None);
+    for i in 0..n {
+        let group = format!("{prefix}-{i:02}");
+        let offsets: Vec<(i32, i64)> = (0..=(i as i32 % partitions))
+            .map(|p| (p, (i as i64 + p as i64) % 40))
+            .collect();
+        commit(b, &group, topic, &offsets);
+        if i + 1 == n {
+            commit(b, &group, other, &[(0, 2)]);
+        }
+    }
+}
+
+/// (group, topic, partition, committed, end) of one reported partition.
+type Row = (String, String, i32, Option<i64>, Option<i64>);
+
+/// Committed offsets per (group, topic, partition) of a report's groups
+/// starting with `prefix`.
+fn committed_of(r: &LagReport, prefix: &str) -> Vec<Row> {
+    let mut v: Vec<_> = r
+        .groups
+        .iter()
+        .filter(|g| g.group.starts_with(prefix))
+        .flat_map(|g| {
+            g.partitions.iter().map(|p| {
+                (
+                    g.group.clone(),
+                    p.topic.clone(),
+                    p.partition,
+                    p.committed,
+                    p.end,
+                )
+            })
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `ksbridge lag --all-groups` (committed offsets of every group over shared
+/// connections) prints the same rows as `kafka-consumer-groups --describe
+/// --all-groups`, and the same offsets as the one-client-per-group path.
+#[test]
+fn all_groups_one_shot_matches_tool_and_the_client_per_group_path() {
+    let b = Broker::shared(LINE);
+    let prefix = lab::unique("g-many");
+    let topic = lab::unique("lag-many");
+    let other = lab::unique("lag-many-other");
+    let n = 24;
+    many_groups(b, &prefix, n, &topic, &other, 4);
+
+    let t = Instant::now();
+    let text = lab::kafka_tool_ok(
+        b.line(),
+        "consumer-groups",
+        &[
+            "--bootstrap-server",
+            b.bootstrap(),
+            "--describe",
+            "--all-groups",
+        ],
+    );
+    let tool_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let out = ksbridge(&["lag", "--bootstrap-server", b.bootstrap(), "--all-groups"]);
+    let ours_s = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ours_text = String::from_utf8_lossy(&out.stdout);
+    let pick = |text: &str| -> Vec<Vec<String>> {
+        let mut r: Vec<Vec<String>> = text
+            .lines()
+            .map(|l| {
+                l.split_whitespace()
+                    .take(9)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|w| w.first().is_some_and(|g| g.starts_with(&prefix)))
+            .collect();
+        r.sort();
+        r
+    };
+    let (tool, ours) = (pick(&text), pick(&ours_text));
+    // 24 groups: 1 + 2 + 3 + 4 partitions each, six times, plus one manual commit.
+    assert_eq!(tool.len(), 6 * 10 + 1, "tool:\n{text}");
+    assert_eq!(ours, tool, "ksbridge:\n{ours_text}");
+    eprintln!("one-shot --all-groups: ksbridge {ours_s:.2}s, kafka-consumer-groups {tool_s:.2}s, ratio {:.2}", ours_s / tool_s);
+
+    // The fallback path (one librdkafka client per group) reads the same offsets.
+    let sel = Selection {
+        pattern: Some(regex::Regex::new(&format!("^{}-", regex::escape(&prefix))).unwrap()),
+        ..Selection::default()
+    };
+    let shared = collector(b, 3).cycle(&sel).expect("shared cycle");
+    let settings = CollectorSettings {
+        client_per_group: true,
+        ..CollectorSettings::default()
+    };
+    let mut per_group =
+        Collector::new(lag::client_config(b.bootstrap(), &[]), T, settings).expect("collector");
+    let fallback = per_group.cycle(&sel).expect("per-group cycle");
+    assert_eq!(shared.groups.len(), n);
+    assert_eq!(
+        committed_of(&shared, &prefix),
+        committed_of(&fallback, &prefix)
+    );
+}
+
+/// Two `serve` replicas with `--lag.shard 0/2` and `1/2` against one broker:
+/// every group measured by exactly one of them, the one its hash names.
+#[test]
+fn two_lag_shards_cover_every_group_exactly_once() {
+    let b = Broker::shared(LINE);
+    let prefix = lab::unique("g-shard");
+    let topic = lab::unique("lag-shard");
+    let other = lab::unique("lag-shard-other");
+    let n = 16;
+    many_groups(b, &prefix, n, &topic, &other, 2);
+    let all: BTreeSet<String> = (0..n).map(|i| format!("{prefix}-{i:02}")).collect();
+    let pattern = format!("^{}-", regex::escape(&prefix));
+    let replicas: Vec<common::serve::Serve> = ["0/2", "1/2"]
+        .iter()
+        .map(|shard| {
+            common::serve::Serve::start(&[
+                "--discovery",
+                "false",
+                "--kafka.bootstrap-servers",
+                b.bootstrap(),
+                "--lag.group.match",
+                &pattern,
+                "--lag.shard",
+                shard,
+                "--lag.interval",
+                "1s",
+            ])
+        })
+        .collect();
+    let groups_of = |s: &common::serve::Serve| -> Option<BTreeSet<String>> {
+        let text = s.get("/metrics").filter(|(code, _)| *code == 200)?.1;
+        let found: BTreeSet<String> = text
+            .lines()
+            .filter(|l| l.starts_with("kafka_consumergroup_lag_sum{"))
+            .filter_map(|l| {
+                l.split("group=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()
+                    .map(str::to_string)
+            })
+            .filter(|g| g.starts_with(&prefix))
+            .collect();
+        Some(found)
+    };
+    let seen = lab::wait_until(
+        "both shards to report their groups",
+        Duration::from_secs(60),
+        || {
+            let a = groups_of(&replicas[0])?;
+            let b = groups_of(&replicas[1])?;
+            (a.len() + b.len() >= n).then_some((a, b))
+        },
+    );
+    let (zero, one) = seen;
+    assert!(
+        zero.is_disjoint(&one),
+        "measured twice: {:?}",
+        zero.intersection(&one).collect::<Vec<_>>()
+    );
+    let union: BTreeSet<String> = zero.union(&one).cloned().collect();
+    assert_eq!(union, all, "shard 0 log:\n{}", replicas[0].log());
+    assert!(!zero.is_empty() && !one.is_empty(), "{zero:?} / {one:?}");
+    for g in &zero {
+        assert_eq!(lag::Shard::of(g, 2), 0, "{g}");
+    }
+    for g in &one {
+        assert_eq!(lag::Shard::of(g, 2), 1, "{g}");
+    }
+    drop(replicas);
+}

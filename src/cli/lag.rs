@@ -37,6 +37,10 @@ pub struct Args {
     /// Describe every group whose id matches this regular expression.
     #[arg(long = "group.match", value_name = "REGEX")]
     pub group_match: Option<String>,
+    /// Describe only the selected groups of shard I of N (0 <= I < N; by
+    /// Kafka's murmur2 hash of the group id, see docs/scaling.md).
+    #[arg(long = "lag.shard", value_name = "I/N")]
+    pub shard: Option<lag::Shard>,
     /// Print JSON (the whole report) instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -61,6 +65,9 @@ pub struct Args {
     /// A group that reads committed data only (exactly-once apps; repeatable).
     #[arg(long = "read-committed", value_name = "GROUP")]
     pub read_committed: Vec<String>,
+    /// Benchmark baseline: fetch committed offsets with one librdkafka client per group.
+    #[arg(long = "bench.client-per-group", hide = true)]
+    pub client_per_group: bool,
     /// Timeout of each request to the brokers.
     #[arg(long, default_value = "10s", value_parser = crate::settings::parse_duration)]
     pub timeout: Duration,
@@ -77,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(p) => Some(Regex::new(p).with_context(|| format!("--group.match {p}"))?),
             None => None,
         },
+        shard: args.shard,
     };
     let cs = CollectorSettings {
         window: args.window,
@@ -88,6 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|g| (g.clone(), Isolation::ReadCommitted))
             .collect(),
+        client_per_group: args.client_per_group,
         ..CollectorSettings::default()
     };
     let config = lag::client_config(&args.bootstrap_server, &client_settings(&args)?);

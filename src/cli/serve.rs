@@ -107,6 +107,15 @@ pub struct Settings {
     #[arg(long = "lag.interval", value_name = "DURATION", default_value = "15s", value_parser = parse_positive_duration)]
     pub lag_interval: Duration,
 
+    /// Measure only the groups of lag shard I of N (0 <= I < N; by Kafka's
+    /// murmur2 hash of the group id): N replicas split a cluster's groups.
+    #[arg(long = "lag.shard", value_name = "I/N")]
+    pub lag_shard: Option<crate::lag::Shard>,
+
+    /// Also measure the lag of every consumer group whose id matches (`.*`: all).
+    #[arg(long = "lag.group.match", value_name = "REGEX", value_parser = parse_regex)]
+    pub lag_group_match: Option<Regex>,
+
     #[command(flatten)]
     pub credentials: CredentialArgs,
 
@@ -280,9 +289,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let lag = match &settings.kafka_bootstrap_servers {
         Some(bootstrap) => {
             let source =
-                LagSource::start(bootstrap, settings.scrape_timeout, settings.lag_interval)
+                LagSource::builder(bootstrap, settings.scrape_timeout, settings.lag_interval)
+                    .with_selection(settings.lag_group_match.clone(), settings.lag_shard)
+                    .start()
                     .context("starting the consumer-lag monitor")?;
-            tracing::info!(bootstrap = %bootstrap, interval = ?settings.lag_interval, "measuring consumer-group lag");
+            tracing::info!(bootstrap = %bootstrap, interval = ?settings.lag_interval, shard = ?settings.lag_shard, "measuring consumer-group lag");
             let source = Arc::new(source);
             scraper.add(source.clone());
             Some(source)

@@ -1,7 +1,9 @@
 //! Consumer-group lag: group listing (`groups`), offsets (`offsets`, rdkafka,
-//! blocking), pure lag math (`model`), status and trend (`status`), lag in
-//! seconds (`seconds`), and the refresh cycle and background monitor
-//! (`monitor`) that turn them into an immutable `LagReport`.
+//! blocking; committed offsets of many groups over shared connections in
+//! `wire`), which groups a replica measures (`shard`), pure lag math
+//! (`model`), status and trend (`status`), lag in seconds (`seconds`), and
+//! the refresh cycle and background monitor (`monitor`) that turn them into
+//! an immutable `LagReport`.
 
 #[cfg(feature = "agent")]
 pub mod groups;
@@ -12,7 +14,10 @@ pub mod monitor;
 pub mod offsets;
 pub mod report;
 pub mod seconds;
+pub mod shard;
 pub mod status;
+#[cfg(feature = "agent")]
+pub mod wire;
 
 pub use model::Isolation;
 #[cfg(feature = "agent")]
@@ -21,6 +26,7 @@ pub use report::{
     CollectorSettings, Fetched, FetchedGroup, FetchedPartition, GroupLag, LagReport, LagState,
     PartitionLag, Timings,
 };
+pub use shard::Shard;
 pub use status::{Status, Trend};
 
 #[cfg(feature = "agent")]
@@ -38,6 +44,11 @@ pub enum LagError {
     ListGroups { group: String, source: KafkaError },
     #[error("cannot fetch committed offsets of group {group}: {source}")]
     Committed { group: String, source: KafkaError },
+    #[error("cannot fetch committed offsets of group {group}: {source}")]
+    CommittedShared {
+        group: String,
+        source: wire::WireError,
+    },
     #[error("cannot list log offsets: {source}")]
     ListOffsets { source: KafkaError },
     #[error("cannot read records for lag probes: {source}")]

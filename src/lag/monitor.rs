@@ -19,6 +19,7 @@ use super::offsets::OffsetClient;
 use super::report::{
     CollectorSettings, Fetched, FetchedGroup, FetchedPartition, LagReport, LagState, Timings,
 };
+use super::shard::Shard;
 use super::LagError;
 use crate::sync::{lock, read, write};
 
@@ -31,6 +32,8 @@ pub struct Selection {
     pub all: bool,
     /// Every group whose id matches.
     pub pattern: Option<Regex>,
+    /// Only the groups of this shard (of those selected above), named ones included.
+    pub shard: Option<Shard>,
 }
 
 impl Selection {
@@ -38,7 +41,16 @@ impl Selection {
         self.all || self.pattern.is_some()
     }
     fn matches(&self, g: &str) -> bool {
-        self.all || self.groups.contains(g) || self.pattern.as_ref().is_some_and(|r| r.is_match(g))
+        (self.all
+            || self.groups.contains(g)
+            || self.pattern.as_ref().is_some_and(|r| r.is_match(g)))
+            && self.in_shard(g)
+    }
+    fn in_shard(&self, g: &str) -> bool {
+        match self.shard {
+            None => true,
+            Some(s) => s.contains(g),
+        }
     }
 }
 
@@ -74,7 +86,8 @@ impl Collector {
     ) -> Result<Self, LagError> {
         Ok(Collector {
             client: OffsetClient::new(config, timeout)?
-                .tuned(settings.cached_group_clients, settings.parallelism),
+                .tuned(settings.cached_group_clients, settings.parallelism)
+                .client_per_group(settings.client_per_group),
             state: LagState::new(settings),
             known: Mutex::new(HashMap::new()),
         })
@@ -86,10 +99,19 @@ impl Collector {
 
     /// The network half of a cycle: groups, committed and log offsets.
     pub fn fetch(&self, sel: &Selection) -> Result<Fetched, LagError> {
-        let topics = self.client.topics()?;
+        let md = self.client.metadata()?;
+        let topics = md.topics;
         let (mut described, missing) = self.describe(sel)?;
-        let (asks, full) = self.asks(&described, &topics);
-        let committed = self.client.committed_many(&asks);
+        let names: Vec<String> = described.keys().cloned().collect();
+        // Shared connections answer with every partition a group committed
+        // on; the per-group fallback asks only on the partitions of `asks`.
+        let (committed, full) = match self.client.committed_shared(&md.brokers, &names) {
+            Some(c) => (c, None),
+            None => {
+                let (asks, full) = self.asks(&described, &topics);
+                (self.client.committed_many(&asks), Some(full))
+            }
+        };
         let mut groups = Vec::with_capacity(committed.len());
         let mut wanted: BTreeSet<TopicPartition> = BTreeSet::new();
         for (g, res) in committed {
@@ -98,10 +120,18 @@ impl Collector {
             };
             let partitions = match res {
                 Err(e) => Err(e.to_string()),
-                Ok(c) => {
+                Ok(mut c) => {
+                    // Partitions of topics that exist (and are not internal).
+                    c.retain(|tp, _| {
+                        topics
+                            .get(&tp.topic)
+                            .is_some_and(|ps| ps.contains(&tp.partition))
+                    });
                     let parts = group_partitions(&desc, c, &topics);
                     wanted.extend(parts.keys().cloned());
-                    self.remember(&g, parts.keys(), full.contains(&g));
+                    if let Some(full) = &full {
+                        self.remember(&g, parts.keys(), full.contains(&g));
+                    }
                     Ok(parts.into_values().collect::<Vec<_>>())
                 }
             };
@@ -145,7 +175,7 @@ impl Collector {
         }
         let mut missing = Vec::new();
         for name in &sel.groups {
-            if described.contains_key(name) {
+            if described.contains_key(name) || !sel.in_shard(name) {
                 continue;
             }
             match describe_groups(self.client.admin(), Some(name), timeout)?

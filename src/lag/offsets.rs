@@ -7,8 +7,13 @@
 //! Batching: ListOffsets goes out once per broker for every partition of a
 //! cycle (`offsets_for_times` with the special timestamps -2 earliest and -1
 //! latest; the read_committed client's "latest" is the last stable offset).
-//! OffsetFetch is one request per group (librdkafka binds a client to one
-//! `group.id`, and rdkafka's safe API has no ListConsumerGroupOffsets).
+//! Committed offsets go through `wire` (many groups per OffsetFetch over a
+//! few shared connections) whenever the connection is plaintext; with TLS or
+//! SASL settings (which that path does not speak), with brokers older than
+//! Kafka 3.0 (no batched FindCoordinator / OffsetFetch), or when asked
+//! (`CollectorSettings::client_per_group`), they fall back to librdkafka:
+//! one request per group, because librdkafka binds a client to one
+//! `group.id` and rdkafka's safe API has no ListConsumerGroupOffsets.
 //! Creating that client (connect, FindCoordinator) costs far more than the
 //! request, so the clients of up to 256 groups are kept between cycles
 //! (`KSBRIDGE_LAG_CACHED_GROUP_CLIENTS`; a few librdkafka threads each), and
@@ -26,15 +31,26 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::model::{Isolation, LogOffsets, PeekRequest, PeekResult, TopicPartition};
+use super::wire::WireClient;
 use super::LagError;
 use crate::sync::lock;
 
 /// Committed offsets of one group (absent: no commit on that partition).
 pub type Committed = Result<HashMap<TopicPartition, i64>, LagError>;
 
-/// The rdkafka clients of a lag source.
+/// Cluster metadata: partitions of every topic (internal `__` topics left
+/// out) and the brokers' addresses (host:port).
+pub struct Metadata {
+    pub topics: BTreeMap<String, Vec<i32>>,
+    pub brokers: Vec<String>,
+}
+
+/// The Kafka clients of a lag source.
 pub struct OffsetClient {
     base: ClientConfig,
+    /// The shared-connection path for committed offsets; `None` where it
+    /// does not apply (TLS, SASL, switched off, brokers too old).
+    wire: Mutex<Option<WireClient>>,
     timeout: Duration,
     uncommitted: BaseConsumer,
     committed: BaseConsumer,
@@ -55,6 +71,15 @@ fn client(base: &ClientConfig, extra: &[(&str, &str)]) -> Result<BaseConsumer, L
     c.create().map_err(|e| LagError::Client { source: e })
 }
 
+/// Whether the settings leave the connection plaintext without SASL (the
+/// only kind the shared-connection path speaks).
+fn speaks_plaintext(c: &ClientConfig) -> bool {
+    match c.get("security.protocol") {
+        None => true,
+        Some(p) => p.eq_ignore_ascii_case("plaintext"),
+    }
+}
+
 /// A tuning knob from the environment (benchmarks), or its default.
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -69,8 +94,16 @@ impl OffsetClient {
     pub fn new(base: ClientConfig, timeout: Duration) -> Result<Self, LagError> {
         let uncommitted = client(&base, &[("isolation.level", "read_uncommitted")])?;
         let committed = client(&base, &[("isolation.level", "read_committed")])?;
+        let wire = if speaks_plaintext(&base) {
+            WireClient::new(timeout)
+                .map_err(|e| tracing::warn!(error = %e, "no shared-connection offset client"))
+                .ok()
+        } else {
+            None
+        };
         Ok(OffsetClient {
             base,
+            wire: Mutex::new(wire),
             timeout,
             uncommitted,
             committed,
@@ -105,13 +138,32 @@ impl OffsetClient {
         &self.uncommitted
     }
 
+    /// Fetch committed offsets with one librdkafka client per group only,
+    /// never over shared connections (the fallback path, as a baseline).
+    pub fn client_per_group(self, yes: bool) -> Self {
+        if yes {
+            *lock(&self.wire, "lag wire client") = None;
+        }
+        self
+    }
+
     /// Partitions of every topic, internal `__` topics left out.
     pub fn topics(&self) -> Result<BTreeMap<String, Vec<i32>>, LagError> {
+        Ok(self.metadata()?.topics)
+    }
+
+    /// Topics with their partitions, and the brokers.
+    pub fn metadata(&self) -> Result<Metadata, LagError> {
         let md = self
             .uncommitted
             .fetch_metadata(None, self.timeout)
             .map_err(|e| LagError::Metadata { source: e })?;
-        Ok(md
+        let brokers = md
+            .brokers()
+            .iter()
+            .map(|b| format!("{}:{}", b.host(), b.port()))
+            .collect();
+        let topics = md
             .topics()
             .iter()
             .filter(|t| !t.name().starts_with("__") && t.error().is_none())
@@ -120,7 +172,43 @@ impl OffsetClient {
                 ps.sort_unstable();
                 (t.name().to_string(), ps)
             })
-            .collect())
+            .collect();
+        Ok(Metadata { topics, brokers })
+    }
+
+    /// Committed offsets of every partition each group committed on, over
+    /// shared connections; `None` when that path does not apply here (then
+    /// use [`OffsetClient::committed_many`]). Blocking.
+    pub fn committed_shared(
+        &self,
+        brokers: &[String],
+        groups: &[String],
+    ) -> Option<Vec<(String, Committed)>> {
+        let mut wire = lock(&self.wire, "lag wire client");
+        let client = wire.as_ref()?;
+        match client.committed_many(brokers, groups) {
+            Ok(v) => Some(
+                v.into_iter()
+                    .map(|(g, r)| {
+                        let r = r.map_err(|source| LagError::CommittedShared {
+                            group: g.clone(),
+                            source,
+                        });
+                        (g, r)
+                    })
+                    .collect(),
+            ),
+            Err(e) if e.is_unsupported() => {
+                tracing::info!(error = %e, "committed offsets: one client per group from now on");
+                *wire = None;
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "committed offsets over shared connections failed; one client per group this cycle");
+                client.reset();
+                None
+            }
+        }
     }
 
     /// Committed offsets of `group` on `tps` (absent: no commit there).

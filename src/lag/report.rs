@@ -36,6 +36,9 @@ pub struct CollectorSettings {
     pub cached_group_clients: Option<usize>,
     /// Groups fetched in parallel; `None`: 32 or `KSBRIDGE_LAG_PARALLELISM`.
     pub parallelism: Option<usize>,
+    /// Fetch committed offsets with one librdkafka client per group even
+    /// where shared connections work (the fallback path; a benchmark baseline).
+    pub client_per_group: bool,
     /// Isolation of groups not listed in `isolation`.
     pub default_isolation: Isolation,
     pub isolation: HashMap<String, Isolation>,
@@ -50,6 +53,7 @@ impl Default for CollectorSettings {
             peek_max_partitions: 2_000,
             cached_group_clients: None,
             parallelism: None,
+            client_per_group: false,
             default_isolation: Isolation::ReadUncommitted,
             isolation: HashMap::new(),
         }

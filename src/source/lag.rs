@@ -2,7 +2,8 @@
 //! background [`LagMonitor`], served as families. Which groups it measures is
 //! told explicitly ([`LagSource::follow`], called by discovery when the set of
 //! watched Kafka Streams apps changes: a Streams app commits under its
-//! application id as the group id). Input: bootstrap servers and app ids;
+//! application id as the group id), plus the groups matching
+//! `--lag.group.match`, all narrowed to `--lag.shard`. Input: bootstrap servers and app ids;
 //! output: [`Output`]s, or a [`SourceError`] while the brokers cannot be read.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,8 +12,9 @@ use std::time::Duration;
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::exposition::lag::families;
-use crate::lag::{self, CollectorSettings, LagError, LagMonitor, Selection};
+use crate::lag::{self, CollectorSettings, LagError, LagMonitor, Selection, Shard};
 use crate::sync::lock;
+use regex::Regex;
 
 pub struct LagSource {
     monitor: LagMonitor,
@@ -21,25 +23,50 @@ pub struct LagSource {
     apps: Mutex<BTreeSet<String>>,
 }
 
-impl LagSource {
-    /// Starts the background monitor; requests time out after `timeout`.
-    pub fn start(
-        bootstrap: &str,
-        timeout: Duration,
-        interval: Duration,
-    ) -> Result<LagSource, LagError> {
+/// How a [`LagSource`] is set up before its monitor starts.
+pub struct LagSourceBuilder {
+    bootstrap: String,
+    timeout: Duration,
+    interval: Duration,
+    selection: Selection,
+}
+
+impl LagSourceBuilder {
+    /// Also measure every group whose id matches `pattern`, and of all the
+    /// groups (matched or followed) only those of `shard`.
+    pub fn with_selection(mut self, pattern: Option<Regex>, shard: Option<Shard>) -> Self {
+        self.selection.pattern = pattern;
+        self.selection.shard = shard;
+        self
+    }
+
+    /// Starts the background monitor.
+    pub fn start(self) -> Result<LagSource, LagError> {
         let monitor = LagMonitor::start(
-            lag::client_config(bootstrap, &[]),
-            timeout,
-            interval,
-            Selection::default(),
+            lag::client_config(&self.bootstrap, &[]),
+            self.timeout,
+            self.interval,
+            self.selection,
             CollectorSettings::default(),
         )?;
         Ok(LagSource {
             monitor,
-            bootstrap: bootstrap.to_string(),
+            bootstrap: self.bootstrap,
             apps: Mutex::new(BTreeSet::new()),
         })
+    }
+}
+
+impl LagSource {
+    /// A lag source against `bootstrap`; requests time out after `timeout`,
+    /// a cycle runs every `interval`. Nothing runs before `start()`.
+    pub fn builder(bootstrap: &str, timeout: Duration, interval: Duration) -> LagSourceBuilder {
+        LagSourceBuilder {
+            bootstrap: bootstrap.to_string(),
+            timeout,
+            interval,
+            selection: Selection::default(),
+        }
     }
 
     /// Measures the groups of these Kafka Streams applications from the
