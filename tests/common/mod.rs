@@ -4,3 +4,4 @@
 pub mod console;
 pub mod lab;
 pub mod replay;
+pub mod serve;
