@@ -20,15 +20,14 @@ use common::lab::{unique, wait_until};
 use common::replay::{quoted, ReplayJvm, ReplayOptions};
 use common::serve::{capture_for, http, http_get, line_with, Serve};
 
-const WAIT: Duration = Duration::from_secs(60);
+const WAIT: Duration = Duration::from_secs(120);
 
 /// The processor-node bean of the default capture: read by full scrapes only
 /// (not by the state poller), so blocking it freezes exactly the scrape.
 const NODE: &str = "kafka.streams:type=stream-processor-node-metrics,thread-id=zmart-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e5f60-StreamThread-1,task-id=0_0,processor-node-id=KSTREAM-SOURCE-0000000000";
 
-/// An empty but valid jar named like Kafka Streams' own: on a replay JVM's
-/// class path it makes the JVM a Kafka Streams app to discovery's `/proc`
-/// evidence, so discovery (without `--discovery.probe`) attaches to it alone.
+/// An empty but valid jar named like Kafka Streams' own, for a replay JVM's
+/// class path.
 fn streams_jar(dir: &Path) -> PathBuf {
     let path = dir.join("kafka-streams-4.0.0.jar");
     // The end-of-central-directory record of a zip with no entries.
@@ -38,15 +37,51 @@ fn streams_jar(dir: &Path) -> PathBuf {
     path
 }
 
-/// A replay JVM with its own application id, found by discovery.
+/// A replay JVM shaped like a Kafka Streams app to discovery's `/proc`
+/// evidence (the kafka-streams jar on its class path, a state directory's
+/// `.lock` held open: the JVM's own log file, which it keeps open for its
+/// life) with its application id on the command line, so discovery
+/// (without `--discovery.probe`) attaches to it and to nothing else.
 fn streams_replay(dir: &Path, app: &str, generation: usize) -> ReplayJvm {
+    let state = dir.join(format!("state-{app}-{generation}"));
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("kafka-streams-process-metadata"), "{}").unwrap();
     ReplayJvm::start(ReplayOptions {
         capture: Some(capture_for(dir, app, &format!("{generation:06}"))),
         class_path_extra: vec![streams_jar(dir)],
-        // The application id on the command line: what --target.match sees before attaching.
-        extra_jvm_args: vec![format!("-Dtest.application.id={app}")],
+        extra_jvm_args: vec![
+            format!("-Dtest.application.id={app}"),
+            format!("-Xlog:gc:file={}/.lock::filecount=0", state.display()),
+        ],
         ..ReplayOptions::default()
     })
+}
+
+/// `wait_until`, with `serve`'s log in the panic message.
+fn wait_logged<T>(
+    serve: &Serve,
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if t0.elapsed() > timeout {
+            let log = serve.log();
+            if let Some(path) = std::env::var_os("KSBRIDGE_TEST_SERVE_LOG") {
+                let _ = std::fs::write(path, &log);
+            }
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; serve log (last lines, newest first):\n{}",
+                tail.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn renew_clean_threads(serve: &Serve) -> usize {
@@ -67,21 +102,22 @@ fn all_read(serve: &Serve, pids: &[u32]) -> bool {
     })
 }
 
-/// 50 restarts (10 targets restarted 5 times, a few at once to keep the test
+/// 50 restarts (5 targets restarted 10 times, at once to keep the test
 /// short) against the state after the first restart: threads within 3, no
 /// RenewClean thread beyond one per live target, RSS within 15%.
 #[test]
 fn fifty_restarts_leave_threads_and_memory_flat() {
-    const TARGETS: usize = 10;
-    const ROUNDS: usize = 6; // the first starts them, then 5 x 10 restarts
+    const TARGETS: usize = 5;
+    const ROUNDS: usize = 11; // the first starts them, then 10 x 5 restarts
     let dir = tempfile::tempdir().unwrap();
     let prefix = unique("ksb-restart").replace('_', "-");
     let apps: Vec<String> = (0..TARGETS).map(|i| format!("{prefix}-{i}")).collect();
     let serve = Serve::start(&[
-        "--target.match",
-        &format!(r"-Dtest\.application\.id={prefix}-"),
+        &format!(r"--target.match=-Dtest\.application\.id={prefix}-"),
         "--discovery.interval",
         "500ms",
+        "--state-poller.interval",
+        "0",
     ]);
     let mut jvms: Vec<ReplayJvm> = Vec::new();
     let mut first: Option<(usize, u64)> = None;
@@ -98,13 +134,21 @@ fn fifty_restarts_leave_threads_and_memory_flat() {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let pids: Vec<u32> = jvms.iter().map(ReplayJvm::pid).collect();
-        wait_until(
-            &format!(
-                "round {round}: every restarted target read\n{}",
-                serve.log()
-            ),
+        // Each new JVM read at least once (not necessarily in the same scrape).
+        let mut read = std::collections::BTreeSet::<u32>::new();
+        wait_logged(
+            &serve,
+            &format!("round {round}: every restarted target read"),
             WAIT,
-            || all_read(&serve, &pids).then_some(()),
+            || {
+                let t = serve.metrics();
+                read.extend(pids.iter().filter(|p| {
+                    t.contains(&format!(
+                        "ksbridge_scrape_success{{source=\"jmx\",target=\"pid:{p}\"}} 1"
+                    ))
+                }));
+                (read.len() == pids.len()).then_some(())
+            },
         );
         // Connections to the previous round's JVMs are closed and their
         // leases gone: one RenewClean thread per live target at most.

@@ -28,10 +28,20 @@ pub struct Serve {
 impl Serve {
     /// Starts `serve` with `args` and waits until `/healthz` answers 200.
     pub fn start(args: &[&str]) -> Serve {
-        let s = Serve::spawn(args);
-        wait_until("ksbridge serve to answer /healthz", START, || {
-            s.get("/healthz", &[]).ok().filter(|r| r.status == 200)
-        });
+        let mut s = Serve::spawn(args);
+        let t0 = std::time::Instant::now();
+        while !s.get("/healthz", &[]).is_ok_and(|r| r.status == 200) {
+            if let Some(status) = s.try_wait() {
+                panic!("ksbridge serve exited ({status}):\n{}", s.log());
+            }
+            if t0.elapsed() > START {
+                panic!(
+                    "ksbridge serve did not answer /healthz within {START:?}:\n{}",
+                    s.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         s
     }
 
