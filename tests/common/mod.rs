@@ -3,5 +3,7 @@
 
 pub mod console;
 pub mod lab;
+pub mod namespaces;
+pub mod prom;
 pub mod replay;
 pub mod serve;

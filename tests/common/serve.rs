@@ -1,5 +1,5 @@
 //! Test helper for `ksbridge serve`: starts it on a free loopback port with
-//! arguments (SIGTERM-then-kill on drop), speaks minimal HTTP/1.1 to it (any
+//! arguments, optionally through a prefix command (killed on drop if still running), speaks minimal HTTP/1.1 to it (any
 //! method, chunked bodies decoded), reads its threads and RSS from `/proc`,
 //! and writes replay captures with unique application ids. Output: `Serve`
 //! handles, `Response`s, capture paths.
@@ -26,9 +26,15 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// Starts `serve` with `args` and waits until `/healthz` answers 200.
+    /// Starts `ksbridge --log.level ksbridge=debug serve --web.listen-address
+    /// 127.0.0.1:PORT ARGS...` and waits until `/healthz` answers 200.
     pub fn start(args: &[&str]) -> Serve {
-        let mut s = Serve::spawn(args);
+        Serve::start_as(&[], args)
+    }
+
+    /// Like `start`, run through `prefix` (e.g. `namespaces::as_user`).
+    pub fn start_as(prefix: &[String], args: &[&str]) -> Serve {
+        let mut s = Serve::spawn_with(prefix, free_port(), args);
         let t0 = std::time::Instant::now();
         while !s.get("/healthz", &[]).is_ok_and(|r| r.status == 200) {
             if let Some(status) = s.try_wait() {
@@ -52,10 +58,23 @@ impl Serve {
 
     /// Starts `serve` with `args` listening on `port`, without waiting.
     pub fn spawn_on(port: u16, args: &[&str]) -> Serve {
+        Serve::spawn_with(&[], port, args)
+    }
+
+    fn spawn_with(prefix: &[String], port: u16, args: &[&str]) -> Serve {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("serve.log");
         let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+        let exe = env!("CARGO_BIN_EXE_ksbridge");
+        let mut cmd = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let child = cmd
             .args([
                 "--log.level",
                 "ksbridge=debug",
