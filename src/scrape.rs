@@ -256,8 +256,6 @@ pub struct ScrapeSettings {
 #[derive(Debug)]
 pub struct ScrapeResult {
     pub families: Vec<Family>,
-    /// Every source failed this scrape for a reason other than being gone (the response is a 503).
-    pub all_failed: bool,
 }
 
 /// Every source and how to turn them into one exposition.
@@ -355,15 +353,6 @@ impl Scraper {
                 cuts: slot.cuts(),
             })
             .collect();
-        // 503 only when every source failed: a target found gone (its JVM
-        // exited) is no failure of the agent, it is reported by
-        // `ksbridge_scrape_success` 0 in a normal response.
-        let present: Vec<bool> = results
-            .iter()
-            .filter(|r| !r.error.as_ref().is_some_and(SourceError::is_gone))
-            .map(|r| r.success)
-            .collect();
-        let all_failed = !present.is_empty() && present.iter().all(|ok| !ok);
         let merge = move || {
             let sources: Vec<&[Family]> = served
                 .iter()
@@ -379,10 +368,7 @@ impl Scraper {
                 Vec::new()
             }
         };
-        ScrapeResult {
-            families,
-            all_failed,
-        }
+        ScrapeResult { families }
     }
 }
 
@@ -481,7 +467,6 @@ mod tests {
             Some(1.0),
             "last good snapshot"
         );
-        assert!(second.all_failed, "the only target failed");
         assert_eq!(s.deadline(Some(100.0)), Duration::from_secs(5), "capped");
     }
 }

@@ -1,7 +1,11 @@
 //! HTTP server: the telemetry path (`/metrics`), `/healthz` and the index page
 //! at `/`, as a function returning the axum router. Input: a [`Scraper`];
 //! output: HTTP responses (exposition text negotiated from `Accept`, gzip on
-//! request through tower-http; 503 only when every source failed).
+//! request through tower-http). A scrape ksbridge could answer is a 200
+//! whatever its targets did (each target's `ksbridge_scrape_success` says
+//! what failed; Prometheus drops the body of a non-2xx answer, and with it
+//! the last good snapshot and those very series); 5xx only when ksbridge
+//! itself cannot answer (see `web::limits` and `docs/metrics.md`).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -46,18 +50,12 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .and_then(|v| v.trim().parse::<f64>().ok());
     let format = Format::negotiate(header_str(&headers, "accept"));
     let result = state.scraper.scrape(timeout).await;
-    let all_failed = result.all_failed;
     let Ok(text) =
         tokio::task::spawn_blocking(move || encode::encode(&result.families, format)).await
     else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "encoding failed\n").into_response();
     };
-    let status = if all_failed {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    let mut resp = (status, text).into_response();
+    let mut resp = (StatusCode::OK, text).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),

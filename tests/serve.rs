@@ -1,169 +1,21 @@
 //! `ksbridge serve` end to end against real JVMs (the replay JVM registering a
 //! capture's beans) and capture files: attach by pid, negotiation, gzip,
-//! promtool on the live scrape, a killed JVM (success 0, series gone, 503 when
-//! every target failed, the agent keeps serving), discovery with
+//! promtool on the live scrape, a killed JVM (success 0, series gone, 200 even
+//! when every target failed, the agent keeps serving), discovery with
 //! `--target.match` and re-attach after a restart, graceful SIGTERM.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::lab::{free_port, unique, wait_until};
-use common::replay::{default_capture, ReplayJvm, ReplayOptions};
+use common::lab::{unique, wait_until};
+use common::replay::{ReplayJvm, ReplayOptions};
+use common::serve::{capture_for, line_with, Serve};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A running `ksbridge serve`; SIGTERM on drop.
-struct Serve {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Serve {
-    fn start(args: &[&str]) -> Serve {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("serve.log");
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-            .args([
-                "--log.level",
-                "ksbridge=debug",
-                "serve",
-                "--web.listen-address",
-                &listen,
-            ])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let s = Serve {
-            child,
-            port,
-            log,
-            _dir: dir,
-        };
-        wait_until("ksbridge serve to answer /healthz", WAIT, || {
-            s.get("/healthz", &[]).ok().filter(|r| r.status == 200)
-        });
-        s
-    }
-
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
-        http_get(self.port, path, headers)
-    }
-
-    /// The 0.0.4 text of one scrape.
-    fn metrics(&self) -> String {
-        self.get("/metrics", &[])
-            .map(|r| r.text())
-            .unwrap_or_default()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM and wait: the exit must be clean.
-    fn stop(&mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        wait_until(
-            "ksbridge serve to exit after SIGTERM",
-            Duration::from_secs(20),
-            || self.child.try_wait().ok().flatten(),
-        )
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-struct Response {
-    status: u16,
-    headers: String,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.headers.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-}
-
-/// A minimal HTTP/1.1 GET (Connection: close; chunked bodies decoded).
-fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut body = raw[split + 4..].to_vec();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (_, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
-    if headers
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let nl = rest
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .unwrap_or(rest.len());
-            let n =
-                usize::from_str_radix(String::from_utf8_lossy(&rest[..nl]).trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[nl + 2..nl + 2 + n]);
-            rest = &rest[nl + 2 + n + 2..];
-        }
-        body = out;
-    }
-    Ok(Response {
-        status,
-        headers: headers.replace("\r\n", "\n"),
-        body,
-    })
-}
 
 fn promtool(text: &str) -> String {
     let mut child = Command::new("promtool")
@@ -188,30 +40,11 @@ fn promtool(text: &str) -> String {
     )
 }
 
-/// The default replay capture with a unique application id and client id.
-fn capture_for(dir: &Path, app: &str, client_suffix: &str) -> PathBuf {
-    let text = std::fs::read_to_string(default_capture()).unwrap();
-    let text = text
-        .replace(
-            "zmart-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e5f60",
-            &format!("{app}-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e{client_suffix}"),
-        )
-        .replace("\"zmart\"", &format!("\"{app}\""));
-    let path = dir.join(format!("{app}-{client_suffix}.json"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn replay(capture: PathBuf) -> ReplayJvm {
     ReplayJvm::start(ReplayOptions {
         capture: Some(capture),
         ..ReplayOptions::default()
     })
-}
-
-fn line_with<'a>(text: &'a str, prefix: &str, needle: &str) -> Option<&'a str> {
-    text.lines()
-        .find(|l| l.starts_with(prefix) && l.contains(needle))
 }
 
 #[test]
@@ -396,13 +229,21 @@ fn capture_file_targets_fail_alone_and_the_deadline_header_is_used() {
         .ends_with(" 0"));
     assert!(t.contains("ksbridge_scrape_errors_total{kind=\"gone\"}"));
 
-    // Every remaining target failing (not gone: unreadable) is a 503.
+    // Every remaining target failing (not gone: unreadable) is still a 200:
+    // ksbridge answered, and the body says what failed (Prometheus drops
+    // the body of a non-2xx answer).
     std::fs::write(&b, "{not json").unwrap();
     let r = serve.get("/metrics", &[]).unwrap();
-    assert_eq!(r.status, 503);
-    assert!(r
-        .text()
-        .contains("ksbridge_scrape_errors_total{kind=\"read\"}"));
+    assert_eq!(r.status, 200);
+    let t = r.text();
+    assert!(t.contains("ksbridge_scrape_errors_total{kind=\"read\"}"));
+    assert!(line_with(&t, "ksbridge_scrape_success{", "file-app-b")
+        .unwrap()
+        .ends_with(" 0"));
+    assert!(
+        t.contains("application_id=\"file-app-b\""),
+        "the last good snapshot is served:\n{t}"
+    );
 }
 
 /// A password-protected remote JMX URL named in a config file with its

@@ -55,6 +55,17 @@ pub struct Settings {
     #[arg(long = "web.config.file", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
 
+    /// Most requests served at once; more are answered 503 (with
+    /// Retry-After) at once. 0: no limit.
+    #[arg(long = "web.max-requests", value_name = "N", default_value = "40")]
+    pub max_requests: usize,
+
+    /// Longest time to answer one request (503 after it); it also caps the
+    /// scrape deadline and is how long in-flight requests may take to
+    /// finish after SIGTERM.
+    #[arg(long = "web.request-timeout", value_name = "DURATION", default_value = "15s", value_parser = parse_positive_duration)]
+    pub request_timeout: Duration,
+
     /// Path of the metrics endpoint.
     #[arg(long = "web.telemetry-path", value_name = "PATH", default_value = "/metrics", value_parser = parse_telemetry_path)]
     pub telemetry_path: String,
@@ -270,19 +281,37 @@ impl FromArgMatches for GroupFlags {
     }
 }
 
+/// Threads for blocking work (encoding, merging, building families, bcrypt):
+/// every request shares them, so the thread count does not follow the
+/// number of clients.
+const BLOCKING_THREADS: usize = 4;
+/// How long closing the embedded JVM's connections may take on shutdown.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(*args.settings))?;
+    let result = runtime.block_on(serve(*args.settings));
+    // Blocking work still running (an encode for a dropped connection) is not waited for long.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // A scrape must end (with what it has) before the request timeout cuts it.
+    let max_deadline = settings
+        .scrape_timeout
+        .min(settings.request_timeout.mul_f64(0.9));
+    if max_deadline < settings.scrape_timeout {
+        tracing::warn!(scrape_timeout = ?settings.scrape_timeout, request_timeout = ?settings.request_timeout, deadline = ?max_deadline, "--scrape.timeout is longer than --web.request-timeout allows: scrapes end earlier");
+    }
     let scraper = Arc::new(Scraper::new(ScrapeSettings {
-        max_deadline: settings.scrape_timeout,
+        max_deadline,
         stale_after: settings.stale_after,
     }));
     let options = Arc::new(settings.options());
@@ -352,12 +381,28 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.telemetry_path
     );
     let app = crate::server::router(scraper, &settings.telemetry_path);
-    crate::web::serve(listener, app, web, shutdown_signal())
-        .await
-        .context("HTTP server failed")?;
+    let limits = crate::web::limits::Limits {
+        max_requests: settings.max_requests,
+        request_timeout: settings.request_timeout,
+    };
+    let served = crate::web::serve(listener, app, web, limits, shutdown_signal()).await;
     watcher.abort();
+    close_connections().await;
+    served.context("HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Closes the embedded JVM's connections (when it was started), so every
+/// target learns at once that ksbridge went away.
+async fn close_connections() {
+    let Some(jvm) = crate::jvm::Jvm::started() else {
+        return;
+    };
+    match jvm.close_all(CLOSE_TIMEOUT).await {
+        Ok(n) => tracing::info!(connections = n, "closed the JVM connections"),
+        Err(e) => tracing::warn!(error = %e, "closing the JVM connections failed"),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -167,6 +167,14 @@ impl Jvm {
         }
     }
 
+    /// The embedded JVM if it was started (never starts it).
+    pub fn started() -> Option<Jvm> {
+        match RUNTIME.get() {
+            Some(Ok(rt)) => Some(Jvm { rt }),
+            _ => None,
+        }
+    }
+
     /// The JDK the embedded JVM was loaded from.
     pub fn java_home(&self) -> &std::path::Path {
         &self.rt.java_home
@@ -409,7 +417,26 @@ impl Jvm {
         .await
     }
 
-    /// Closes a connection (the target keeps running; its management agent stays).
+    /// Closes every connection and refuses new ones (ksbridge is stopping),
+    /// within `timeout`; returns how many were open.
+    pub async fn close_all(&self, timeout: Duration) -> Result<usize, JvmError> {
+        let ms = duration_ms(timeout);
+        self.call(
+            timeout,
+            "close",
+            "every connection".into(),
+            move |env, class| {
+                let v = call_static(env, class, "closeAll", "(J)I", &[JValue::Long(ms)], "close")?;
+                let n = v.i().map_err(|e| jni_error("close", e))?;
+                Ok(usize::try_from(n).unwrap_or(0))
+            },
+        )
+        .await
+    }
+
+    /// Closes a connection (the target keeps running; its management agent
+    /// stays). The shim closes it in the background and then has the embedded
+    /// JVM collect, so the connection's RMI lease and thread go too.
     pub async fn close(&self, conn: ConnectionId) {
         let _ = self
             .call(

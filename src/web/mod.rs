@@ -1,10 +1,13 @@
 //! Every HTTP endpoint behind one security layer, the Prometheus way: the
 //! exporter-toolkit web configuration file (`--web.config.file`: TLS with
 //! rustls, client certificates, bcrypt basic auth, response headers),
-//! re-read when it or the files it names change. Input: a listener, an axum
-//! `Router` and the file's path; output: the served router until shutdown.
+//! re-read when it or the files it names change, and the request limits of
+//! `limits` in front of it; shutdown drains in-flight requests for at most
+//! the request timeout. Input: a listener, an axum `Router`, the file's path
+//! and the limits; output: the served router until shutdown.
 
 pub mod config;
+pub mod limits;
 pub mod redact;
 
 use std::collections::HashMap;
@@ -41,8 +44,6 @@ pub enum WebError {
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The files are looked at (stat) at most this often.
 const RECHECK: Duration = Duration::from_secs(1);
-/// Connections still open this long after shutdown is requested are dropped.
-const DRAIN: Duration = Duration::from_secs(5);
 /// Bcrypt results kept (per user, hash and password) before the cache starts over.
 const AUTH_CACHE: usize = 1024;
 
@@ -214,28 +215,61 @@ fn add_headers(cfg: &Loaded, resp: &mut Response) {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, through the web
-/// configuration when one is given (TLS when it has `tls_server_config`).
+/// Serves `router` on `listener` until `shutdown` resolves, through the
+/// limits and the web configuration when one is given (TLS when it has
+/// `tls_server_config`). After `shutdown`, requests in flight get up to the
+/// request timeout to finish; connections still open then are dropped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     web: Option<Arc<WebConfig>>,
+    limits: limits::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WebError> {
-    let Some(web) = web else {
-        return axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(WebError::Serve);
+    let drain = limits.request_timeout;
+    let router = match &web {
+        Some(web) => router.layer(axum::middleware::from_fn_with_state(web.clone(), guard)),
+        None => router,
     };
-    let router = router.layer(axum::middleware::from_fn_with_state(web.clone(), guard));
-    if web.current().tls.is_none() {
-        return axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(WebError::Serve);
+    // The limits run before authentication: an unauthenticated flood is shed too.
+    let router = limits::apply(router, limits);
+    match web {
+        Some(web) if web.current().tls.is_some() => {
+            serve_tls(listener, router, web, shutdown, drain).await
+        }
+        _ => serve_plain(listener, router, shutdown, drain).await,
     }
-    serve_tls(listener, router, web, shutdown).await
+}
+
+/// Plain HTTP: axum's server with a bound on its graceful drain.
+async fn serve_plain(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> Result<(), WebError> {
+    use std::future::IntoFuture;
+    let (requested, stopping) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = requested.send(());
+        })
+        .into_future();
+    let bound = async move {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(drain).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = server => r.map_err(WebError::Serve),
+        () = bound => {
+            tracing::info!(after = ?drain, "requests still open after the drain time: dropped");
+            Ok(())
+        }
+    }
 }
 
 /// The TLS accept loop: each handshake uses the configuration in force
@@ -245,6 +279,7 @@ async fn serve_tls(
     router: Router,
     web: Arc<WebConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
 ) -> Result<(), WebError> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
@@ -290,7 +325,7 @@ async fn serve_tls(
             }
         });
     }
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    if tokio::time::timeout(drain, graceful.shutdown())
         .await
         .is_err()
     {

@@ -36,6 +36,9 @@ pub struct ReplayOptions {
     pub jmx_auth: Option<(String, String)>,
     /// Extra JVM arguments, placed before the main class.
     pub extra_jvm_args: Vec<String>,
+    /// Entries appended to the class path (e.g. a `kafka-streams-<v>.jar`, which
+    /// makes the JVM a Kafka Streams app to discovery's `/proc` evidence).
+    pub class_path_extra: Vec<PathBuf>,
 }
 
 impl Default for ReplayOptions {
@@ -46,6 +49,7 @@ impl Default for ReplayOptions {
             jmx_port: false,
             jmx_auth: None,
             extra_jvm_args: Vec::new(),
+            class_path_extra: Vec::new(),
         }
     }
 }
@@ -309,9 +313,12 @@ impl ReplayJvm {
             }
         }
         cmd.args(&opts.extra_jvm_args);
-        cmd.arg("-cp")
-            .arg(&classes.main)
-            .arg("ksbridge.replay.Replay");
+        let mut class_path = classes.main.as_os_str().to_owned();
+        for extra in &opts.class_path_extra {
+            class_path.push(":");
+            class_path.push(extra);
+        }
+        cmd.arg("-cp").arg(class_path).arg("ksbridge.replay.Replay");
         if let Some(capture) = &opts.capture {
             cmd.arg("--capture").arg(capture);
         }

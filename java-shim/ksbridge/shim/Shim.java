@@ -1,7 +1,9 @@
 package ksbridge.shim;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 
 import java.util.Map;
 import java.util.Optional;
@@ -10,6 +12,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -33,7 +37,44 @@ public final class Shim {
         return t;
     });
 
+    /**
+     * Runs the collection that follows closed connections. The RMI client
+     * keeps one lease and one "RenewClean" thread per endpoint (one per
+     * target JVM) until the stubs of every connection to it have been
+     * garbage collected; the embedded heap is small and rarely collected in
+     * full, so without this a target that restarts leaves a thread and its
+     * memory behind each time. The clean calls that follow go to endpoints
+     * that may be gone: -Dsun.rmi.dgc.cleanInterval (src/jvm/runtime.rs)
+     * bounds their retries to seconds.
+     */
+    private static final ScheduledExecutorService JANITOR = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ksbridge-dgc");
+        t.setDaemon(true);
+        return t;
+    });
+    /** Delay between a close and the collection (closes in a burst share one). */
+    private static final long COLLECT_AFTER_MS = 500;
+    private static ScheduledFuture<?> collect;
+    /** Collections run so far (tests and benchmarks). */
+    private static volatile long collections;
+    /** Set by {@link #closeAll}: ksbridge is stopping, nothing new is opened. */
+    private static volatile boolean stopping;
+
     private Shim() {}
+
+    /** Schedules one full collection soon, unless one is already waiting to run. */
+    private static synchronized void collectSoon() {
+        if (collect != null && collect.getDelay(TimeUnit.MILLISECONDS) > 0) return;
+        collect = JANITOR.schedule(() -> {
+            System.gc();
+            collections++;
+        }, COLLECT_AFTER_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** How many post-close collections have run. */
+    public static long collections() {
+        return collections;
+    }
 
     /** Whether the attach API (module jdk.attach) is present. */
     public static boolean hasAttach() {
@@ -98,6 +139,7 @@ public final class Shim {
     }
 
     private static long connect(String target, long timeoutMs, Opener opener) throws ShimException {
+        if (stopping) throw new ShimException("CONNECT", target + ": ksbridge is shutting down");
         Future<Conn> f = CONNECTOR.submit(() -> {
             JMXConnector c = opener.open();
             try {
@@ -179,9 +221,49 @@ public final class Shim {
         return c;
     }
 
+    /**
+     * Closes a connection off the calling (JNI worker) thread: closing talks
+     * to the target, which may be frozen, and a worker must not wait for it.
+     */
     public static void close(long id) {
         Conn c = CONNS.remove(id);
-        if (c != null) c.close();
+        if (c != null) {
+            CONNECTOR.execute(() -> {
+                c.close();
+                collectSoon();
+            });
+        }
+    }
+
+    /**
+     * Closes every connection (ksbridge is stopping) within the time given,
+     * and refuses new ones; returns how many were open. Each target learns at
+     * once that its client went away instead of holding our lease for its
+     * lease time.
+     */
+    public static int closeAll(long timeoutMs) {
+        stopping = true;
+        List<Conn> all = new ArrayList<>();
+        for (Long id : new ArrayList<>(CONNS.keySet())) {
+            Conn c = CONNS.remove(id);
+            if (c != null) all.add(c);
+        }
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        List<Future<?>> closing = new ArrayList<>();
+        for (Conn c : all) closing.add(CONNECTOR.submit(c::close));
+        for (Future<?> f : closing) {
+            try {
+                f.get(Math.max(1, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                f.cancel(true);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (ExecutionException e) {
+                // Closing is best effort: the process exits next.
+            }
+        }
+        return all.size();
     }
 
 }
