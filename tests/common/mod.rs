@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod insight;
 pub mod lab;
 pub mod replay;

@@ -1,0 +1,121 @@
+//! Helpers of the insight tests: `ksbridge serve` on a free loopback port
+//! (killed on drop), its `/metrics` and a sample's value, and one-shot
+//! `ksbridge` commands (`status`, `topology`) with a time limit.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::lab;
+
+/// A `ksbridge serve` process; Drop kills and reaps it.
+pub struct Serve {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// `ksbridge serve` reading only `pid` (no discovery), with the state
+    /// poller at `poll` and `extra` flags.
+    pub fn start(pid: u32, poll: &str, extra: &[&str]) -> Serve {
+        let port = lab::free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+            .args([
+                "serve",
+                "--web.listen-address",
+                &format!("127.0.0.1:{port}"),
+                "--target",
+                &pid.to_string(),
+                "--discovery",
+                "false",
+                "--state-poller.interval",
+                poll,
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ksbridge serve");
+        Serve { child, port }
+    }
+
+    /// `/metrics` in the format `accept` asks for, `None` until serve answers 200.
+    pub fn metrics_as(&self, accept: &str) -> Option<String> {
+        let o = Command::new("curl")
+            .args(["-sf", "-m", "20", "-H", &format!("Accept: {accept}")])
+            .arg(format!("http://127.0.0.1:{}/metrics", self.port))
+            .output()
+            .ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// `/metrics` in the Prometheus text format.
+    pub fn metrics(&self) -> Option<String> {
+        self.metrics_as("text/plain")
+    }
+}
+
+/// The value of the first sample of family `name` whose label text contains every `part`.
+pub fn value(text: &str, name: &str, parts: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| parts.iter().all(|p| l.contains(p)))
+        .and_then(|l| l.rsplit_once(' '))
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Runs `ksbridge ARGS`; panics when it takes over 60 s.
+pub fn ksbridge(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ksbridge");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "ksbridge {args:?} hung:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `ksbridge status ARGS --json`: the exit code and the JSON document.
+pub fn status_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut all = vec!["status"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let o = ksbridge(&all);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (o.status.code(), v)
+}
+
+/// The codes of the health reasons in a `status --json` document.
+pub fn reason_codes(v: &serde_json::Value) -> Vec<String> {
+    v["health"]["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["code"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
