@@ -15,6 +15,7 @@ pub mod health;
 pub mod page;
 pub mod screen;
 pub mod states;
+pub mod stuck;
 
 /// One application id, joined over every instance that runs it.
 #[derive(Debug, Clone, Serialize)]

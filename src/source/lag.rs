@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::exposition::lag::families;
+use crate::insight::stuck::LagVerdicts;
 use crate::lag::{self, CollectorSettings, LagError, LagMonitor, Selection};
 use crate::sync::lock;
 
@@ -19,6 +20,8 @@ pub struct LagSource {
     bootstrap: String,
     /// Followed application ids (= group ids), for the `application_id` join label.
     apps: Mutex<BTreeSet<String>>,
+    /// Each group's latest status, for the health group's `stuck` judgement.
+    verdicts: LagVerdicts,
 }
 
 impl LagSource {
@@ -39,7 +42,13 @@ impl LagSource {
             monitor,
             bootstrap: bootstrap.to_string(),
             apps: Mutex::new(BTreeSet::new()),
+            verdicts: LagVerdicts::default(),
         })
+    }
+
+    /// The handle this source publishes each group's latest status into.
+    pub fn verdicts(&self) -> LagVerdicts {
+        self.verdicts.clone()
     }
 
     /// Measures the groups of these Kafka Streams applications from the
@@ -88,6 +97,7 @@ impl Source for LagSource {
                 .iter()
                 .map(|a| (a.clone(), a.clone()))
                 .collect();
+            self.verdicts.publish(&report);
             Ok(Output {
                 families: families(&report, &ids),
                 took: snap.duration,

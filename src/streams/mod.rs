@@ -113,6 +113,9 @@ pub struct Options {
     pub groups: Vec<&'static str>,
     /// Export Kafka's `-rate` metrics.
     pub rates: bool,
+    /// The lag source's verdicts per group, when serve measures lag (the
+    /// `health` group then judges `stuck`).
+    pub lag: Option<crate::insight::stuck::LagVerdicts>,
 }
 
 impl Default for Options {
@@ -124,6 +127,7 @@ impl Default for Options {
                 .map(|g| g.name)
                 .collect(),
             rates: false,
+            lag: None,
         }
     }
 }
@@ -157,6 +161,8 @@ pub struct Context {
     pub rates: bool,
     /// The target this snapshot came from (label of JVM metrics).
     pub target: String,
+    /// The lag source's verdicts per group (see [`Options::lag`]).
+    pub lag: Option<crate::insight::stuck::LagVerdicts>,
 }
 
 /// The owner of a thread-scoped id such as `<client.id>-StreamThread-1-consumer`.
@@ -178,6 +184,7 @@ impl Context {
             level_source,
             rates,
             target: target.into(),
+            lag: None,
         }
     }
 
@@ -383,7 +390,8 @@ pub fn build(snapshot: &Snapshot, ctx: &Context, options: &Options) -> Vec<Famil
 
 /// The families of one snapshot read from `target` (a live read, a capture file, a golden test).
 pub fn families(snapshot: &Snapshot, target: &str, options: &Options) -> Vec<Family> {
-    let ctx = Context::new(snapshot, options.rates, target);
+    let mut ctx = Context::new(snapshot, options.rates, target);
+    ctx.lag = options.lag.clone();
     build(snapshot, &ctx, options)
 }
 
@@ -421,6 +429,7 @@ mod tests {
             level_source: LevelSource::Default,
             rates: false,
             target: "t".into(),
+            lag: None,
         };
         let o = ctx.owner("app-1-StreamThread-2-restore-consumer");
         assert_eq!(o.client_id, "app-1");
