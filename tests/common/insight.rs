@@ -62,6 +62,39 @@ impl Serve {
     pub fn metrics(&self) -> Option<String> {
         self.metrics_as("text/plain")
     }
+
+    /// Waits until `/metrics` satisfies `ok` and returns it; on timeout the
+    /// panic shows the health, state, restore and lag-status lines last seen.
+    pub fn until(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        let mut last = String::new();
+        loop {
+            if let Some(m) = self.metrics() {
+                if ok(&m) {
+                    return m;
+                }
+                last = m;
+            }
+            if start.elapsed() > timeout {
+                let shown: Vec<&str> = last
+                    .lines()
+                    .filter(|l| {
+                        l.starts_with("kafka_streams_health")
+                            || l.starts_with("kafka_streams_restore")
+                            || l.starts_with("kafka_streams_state_transitions")
+                            || (l.starts_with("kafka_consumergroup_status{") && l.ends_with(" 1"))
+                            || l.starts_with("kafka_consumergroup_lag ")
+                            || l.starts_with("kafka_consumergroup_lag{")
+                    })
+                    .collect();
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; last /metrics lines:\n{}",
+                    shown.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 /// The value of the first sample of family `name` whose label text contains every `part`.
