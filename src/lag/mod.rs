@@ -3,15 +3,19 @@
 //! seconds (`seconds`), and the refresh cycle and background monitor
 //! (`monitor`) that turn them into an immutable `LagReport`.
 
+#[cfg(feature = "agent")]
 pub mod groups;
 pub mod model;
+#[cfg(feature = "agent")]
 pub mod monitor;
+#[cfg(feature = "agent")]
 pub mod offsets;
 pub mod report;
 pub mod seconds;
 pub mod status;
 
 pub use model::Isolation;
+#[cfg(feature = "agent")]
 pub use monitor::{Collector, LagMonitor, MonitorSnapshot, Selection};
 pub use report::{
     CollectorSettings, Fetched, FetchedGroup, FetchedPartition, GroupLag, LagReport, LagState,
@@ -19,8 +23,10 @@ pub use report::{
 };
 pub use status::{Status, Trend};
 
+#[cfg(feature = "agent")]
 use rdkafka::error::KafkaError;
 
+#[cfg(feature = "agent")]
 /// Failures of the lag source, named after the operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LagError {
@@ -42,6 +48,7 @@ pub enum LagError {
     Thread(std::io::Error),
 }
 
+#[cfg(feature = "agent")]
 /// librdkafka client settings: `bootstrap.servers` plus pass-through
 /// `key=value` settings (TLS, SASL, ...) in the order given (later wins).
 pub fn client_config(bootstrap: &str, settings: &[(String, String)]) -> rdkafka::ClientConfig {

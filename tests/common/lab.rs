@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use super::namespaces;
+
 /// JVM flags for every lab JVM (same as `LAB_JVM_FLAGS` in scripts/kafka-lab): C1 only, serial
 /// GC and class-data sharing make a broker start in a few seconds on 2 cores.
 pub const JVM_FLAGS: &[&str] = &[
@@ -235,6 +237,9 @@ fn tail(text: &str, lines: usize) -> String {
 /// pipe this handle keeps open (closing it makes the JVM exit).
 struct Jvm {
     child: Child,
+    /// The JVM's pid on the host: `child`'s, or its forked child's when `child` is the
+    /// `unshare` that put it in namespaces of its own.
+    pid: u32,
     stdin: Option<ChildStdin>,
     out: PathBuf,
 }
@@ -261,13 +266,34 @@ impl Jvm {
         args: &[String],
         out: &Path,
     ) -> Jvm {
+        Jvm::spawn_in(&[], classpath, jvm_args, logging, main, args, out)
+    }
+
+    /// Like `spawn_with`, run through `prefix` (a command that ends by running its
+    /// arguments, e.g. `namespaces::isolate`); the JVM must be the prefix's forked child.
+    fn spawn_in(
+        prefix: &[String],
+        classpath: &str,
+        jvm_args: &[String],
+        logging: &[String],
+        main: &str,
+        args: &[String],
+        out: &Path,
+    ) -> Jvm {
         let out_file = File::options()
             .create(true)
             .append(true)
             .open(out)
             .unwrap_or_else(|e| panic!("creating {}: {e}", out.display()));
         let err_file = out_file.try_clone().expect("cloning a file handle");
-        let mut cmd = Command::new(java());
+        let mut cmd = match prefix.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(java());
+                c
+            }
+            None => Command::new(java()),
+        };
         cmd.args(JVM_FLAGS)
             .args(jvm_args)
             .args(logging)
@@ -283,15 +309,20 @@ impl Jvm {
             .spawn()
             .unwrap_or_else(|e| panic!("starting {main} ({}): {e}", java().display()));
         let stdin = child.stdin.take();
-        Jvm {
+        let mut jvm = Jvm {
+            pid: child.id(),
             child,
             stdin,
             out: out.to_owned(),
+        };
+        if !prefix.is_empty() {
+            jvm.pid = namespaces::wait_forked_java(&mut jvm.child, out);
         }
+        jvm
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     fn exited(&mut self) -> bool {
@@ -623,6 +654,9 @@ pub struct AppOptions {
     pub jvm_args: Vec<String>,
     /// Jars or directories appended to the app's classpath (e.g. the interceptor jar).
     pub classpath_extra: Vec<PathBuf>,
+    /// Run the JVM in PID and mount namespaces of its own with a private `/tmp`, as in a
+    /// container (`namespaces::isolate`; needs root). `StreamsApp::pid` stays its host pid.
+    pub isolated: Option<namespaces::Isolation>,
 }
 
 impl Default for AppOptions {
@@ -646,6 +680,7 @@ impl Default for AppOptions {
             extra: Vec::new(),
             jvm_args: Vec::new(),
             classpath_extra: Vec::new(),
+            isolated: None,
         }
     }
 }
@@ -749,7 +784,12 @@ impl StreamsApp {
         let mut jvm_args = vec!["-Xmx384m".to_owned()];
         jvm_args.extend(self.opts.jvm_args.iter().cloned());
         let logging = self.line.log_flags(&self.dir.join("app.log"));
-        let jvm = Jvm::spawn_with(
+        let prefix = match &self.opts.isolated {
+            Some(how) => namespaces::isolate(lab_dir(), &self.dir, how),
+            None => Vec::new(),
+        };
+        let jvm = Jvm::spawn_in(
+            &prefix,
             &classpath_with(self.line, &self.opts.classpath_extra),
             &jvm_args,
             &logging,

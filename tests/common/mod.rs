@@ -4,4 +4,7 @@
 pub mod console;
 pub mod insight;
 pub mod lab;
+pub mod namespaces;
+pub mod prom;
 pub mod replay;
+pub mod serve;
