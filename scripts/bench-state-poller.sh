@@ -28,11 +28,11 @@ phase() { # $1 = poller interval (0 = off)
     --state-poller.interval "$1" >/dev/null 2>&1 &
   local serve=$!
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.2; done
-  curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; sleep 5 # connect, first read
+  until curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; do sleep 1; done; sleep 5 # connect, first good read
   local a0 s0 t0 a1 s1 t1
   a0=$(ticks "$app_pid"); s0=$(ticks "$serve"); t0=$(date +%s.%N)
   local end=$((SECONDS + SECS))
-  while [ $SECONDS -lt $end ]; do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; sleep 15; done
+  while [ $SECONDS -lt $end ]; do curl -sf "http://127.0.0.1:$port/metrics" >/dev/null || true; sleep 15; done
   a1=$(ticks "$app_pid"); s1=$(ticks "$serve"); t1=$(date +%s.%N)
   kill "$serve"; wait "$serve" 2>/dev/null || true
   python3 - "$1" "$a0" "$a1" "$s0" "$s1" "$t0" "$t1" "$HZ" <<'PY'

@@ -16,7 +16,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::insight::{reason_codes, status_json, value, Serve};
+use common::insight::{reason_codes, serve, status_json, until, value};
 use common::lab::{self, AppOptions, Broker, KafkaLine, StreamsApp};
 
 const T: Duration = Duration::from_secs(120);
@@ -69,24 +69,24 @@ fn stuck_while_paused_then_restore_after_a_state_wipe() {
         )
     };
 
-    // Stuck: lag measured every second, judged over its 10-observation window.
-    let s = Serve::start(
+    // Stuck: lag measured every 500 ms, judged over its 10-observation window.
+    let s = serve(
         app.pid(),
         "200ms",
         &[
             "--kafka.bootstrap-servers",
             broker.bootstrap(),
             "--lag.interval",
-            "1s",
+            "500ms",
         ],
     );
-    s.until("healthy with the group's lag measured", T, |m| {
+    until(&s, "healthy with the group's lag measured", T, |m| {
         health(m, "ok") == Some(0.0)
             && m.lines()
                 .any(|l| l.starts_with("kafka_consumergroup_lag{") && l.contains(&id))
     });
     app.pause();
-    let m = s.until("health reason stuck while paused", T, |m| {
+    let m = until(&s, "health reason stuck while paused", T, |m| {
         health(m, "stuck") == Some(1.0)
     });
     let group = format!("group=\"{id}\"");
@@ -96,7 +96,7 @@ fn stuck_while_paused_then_restore_after_a_state_wipe() {
     assert!(stalled, "{m}");
     app.resume();
     // Offsets move again: no longer stuck.
-    s.until("stuck gone after resume", T, |m| {
+    until(&s, "stuck gone after resume", T, |m| {
         health(m, "stuck").is_none() && health(m, "ok").is_some()
     });
     drop(s);
@@ -106,8 +106,8 @@ fn stuck_while_paused_then_restore_after_a_state_wipe() {
     app.restart(true);
     app.wait_for_line("STATE-WIPED", T);
     let pid = app.pid().to_string();
-    let s = Serve::start(app.pid(), "200ms", &[]);
-    let m = s.until("records left to restore, with an ETA", T, |m| {
+    let s = serve(app.pid(), "200ms", &[]);
+    let m = until(&s, "records left to restore, with an ETA", T, |m| {
         let eta = value(m, "kafka_streams_restore_eta_seconds", &[&label]);
         remaining(m, &label).is_some_and(|r| r > 0.0)
             && eta.is_some_and(|e| e.is_finite() && e > 0.0)
@@ -133,7 +133,7 @@ fn stuck_while_paused_then_restore_after_a_state_wipe() {
         "{v}"
     );
 
-    let m = s.until("the restore's end", T, |m| {
+    let m = until(&s, "the restore's end", T, |m| {
         value(m, "kafka_streams_restores_total", &[&label]).is_some_and(|n| n >= 1.0)
             && remaining(m, &label) == Some(0.0)
     });

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::insight::{value, Serve};
+use common::insight::{metrics, metrics_as, serve, value};
 use common::lab::{self, AppOptions, Broker, KafkaLine, StreamsApp};
 
 const T: Duration = Duration::from_secs(120);
@@ -71,11 +71,11 @@ fn rebalance_when_a_second_instance_joins() {
     let first = StreamsApp::start(&broker, AppOptions::default());
     first.wait_for_state("RUNNING", T);
     let app = first.app_id().to_string();
-    let s = Serve::start(first.pid(), "200ms", &[]);
+    let s = serve(first.pid(), "200ms", &[]);
     let client = format!("application_id=\"{app}\"");
     // The poller has seen the first instance RUNNING.
     lab::wait_until("time in RUNNING", T, || {
-        let m = s.metrics()?;
+        let m = metrics(&s)?;
         value(
             &m,
             "kafka_streams_state_seconds_total",
@@ -93,7 +93,7 @@ fn rebalance_when_a_second_instance_joins() {
     );
     second.wait_for_state("RUNNING", T);
     let m = lab::wait_until("the rebalance seen by the poller", T, || {
-        let m = s.metrics()?;
+        let m = metrics(&s)?;
         let back = value(
             &m,
             "kafka_streams_state_transitions_total",
@@ -159,9 +159,7 @@ fn rebalance_when_a_second_instance_joins() {
 
     // Every format parses: promtool (0.0.4) and the Python OpenMetrics parser.
     check_with("promtool", &["check", "metrics"], &m);
-    let om = s
-        .metrics_as("application/openmetrics-text; version=1.0.0")
-        .unwrap();
+    let om = metrics_as(&s, "application/openmetrics-text; version=1.0.0").unwrap();
     assert!(om.ends_with("# EOF\n"));
     check_with("python3", &["-c", PY_OPENMETRICS], &om);
     drop(second);

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::insight::{reason_codes, status_json, value, Serve};
+use common::insight::{reason_codes, serve, status_json, until, value, Serve};
 use common::lab;
 use common::replay::{ReplayJvm, ReplayOptions};
 
@@ -20,7 +20,7 @@ const APP: &str = "application_id=\"story\"";
 
 /// Waits until `/metrics` satisfies `ok`; returns that exposition.
 fn metrics_until(s: &Serve, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    lab::wait_until(what, T, || s.metrics().filter(|m| ok(m)))
+    until(s, what, T, ok)
 }
 
 fn transitions(m: &str, from: &str, to: &str) -> f64 {
@@ -73,7 +73,7 @@ fn scripted_story_through_metrics_and_status() {
         ..ReplayOptions::default()
     });
     let pid = jvm.pid().to_string();
-    let s = Serve::start(jvm.pid(), "100ms", &[]);
+    let s = serve(jvm.pid(), "100ms", &[]);
 
     // CREATED: not started yet (degraded).
     metrics_until(&s, "CREATED seen", |m| {

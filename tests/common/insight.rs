@@ -1,100 +1,86 @@
-//! Helpers of the insight tests: `ksbridge serve` on a free loopback port
-//! (killed on drop), its `/metrics` and a sample's value, and one-shot
-//! `ksbridge` commands (`status`, `topology`) with a time limit.
+//! Helpers of the insight tests: `ksbridge serve` reading one JVM (the shared
+//! [`Serve`]), its `/metrics` and a sample's value, waiting on the
+//! exposition, and one-shot `ksbridge` commands (`status`, `topology`) with
+//! a time limit.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::lab;
+pub use super::serve::Serve;
 
-/// A `ksbridge serve` process; Drop kills and reaps it.
-pub struct Serve {
-    child: Child,
-    pub port: u16,
+/// `ksbridge serve` (the shared [`Serve`]) reading only `pid` (no
+/// discovery), with the state poller at `poll` and `extra` flags.
+pub fn serve(pid: u32, poll: &str, extra: &[&str]) -> Serve {
+    let pid = pid.to_string();
+    let mut args = vec![
+        "--target",
+        &pid,
+        "--discovery",
+        "false",
+        "--state-poller.interval",
+        poll,
+    ];
+    args.extend_from_slice(extra);
+    Serve::start(&args)
 }
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `/metrics` of `s` in the format `accept` asks for, `None` unless it answered 200.
+pub fn metrics_as(s: &Serve, accept: &str) -> Option<String> {
+    let o = Command::new("curl")
+        .args(["-sf", "-m", "20", "-H", &format!("Accept: {accept}")])
+        .arg(format!("http://127.0.0.1:{}/metrics", s.port))
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
-impl Serve {
-    /// `ksbridge serve` reading only `pid` (no discovery), with the state
-    /// poller at `poll` and `extra` flags.
-    pub fn start(pid: u32, poll: &str, extra: &[&str]) -> Serve {
-        let port = lab::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-            .args([
-                "serve",
-                "--web.listen-address",
-                &format!("127.0.0.1:{port}"),
-                "--target",
-                &pid.to_string(),
-                "--discovery",
-                "false",
-                "--state-poller.interval",
-                poll,
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ksbridge serve");
-        Serve { child, port }
-    }
+/// `/metrics` of `s` in the Prometheus text format, `None` unless it answered 200.
+pub fn metrics(s: &Serve) -> Option<String> {
+    s.get("/metrics")
+        .filter(|(code, _)| *code == 200)
+        .map(|(_, body)| body)
+}
 
-    /// `/metrics` in the format `accept` asks for, `None` until serve answers 200.
-    pub fn metrics_as(&self, accept: &str) -> Option<String> {
-        let o = Command::new("curl")
-            .args(["-sf", "-m", "20", "-H", &format!("Accept: {accept}")])
-            .arg(format!("http://127.0.0.1:{}/metrics", self.port))
-            .output()
-            .ok()?;
-        o.status
-            .success()
-            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
-    }
-
-    /// `/metrics` in the Prometheus text format.
-    pub fn metrics(&self) -> Option<String> {
-        self.metrics_as("text/plain")
-    }
-
-    /// Waits until `/metrics` satisfies `ok` and returns it; on timeout the
-    /// panic shows the health, state, restore and lag-status lines last seen.
-    pub fn until(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        let mut last = String::new();
-        loop {
-            if let Some(m) = self.metrics() {
-                if ok(&m) {
-                    return m;
-                }
-                last = m;
+/// Waits until `/metrics` satisfies `ok` and returns it; on timeout the
+/// panic shows the health, state, restore and lag-status lines last seen.
+pub fn until(s: &Serve, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    let mut last = String::new();
+    loop {
+        if let Some(m) = metrics(s) {
+            if ok(&m) {
+                return m;
             }
-            if start.elapsed() > timeout {
-                let shown: Vec<&str> = last
-                    .lines()
-                    .filter(|l| {
-                        l.starts_with("kafka_streams_health")
-                            || l.starts_with("kafka_streams_restore")
-                            || l.starts_with("kafka_streams_state_transitions")
-                            || (l.starts_with("kafka_consumergroup_status{") && l.ends_with(" 1"))
-                            || l.starts_with("kafka_consumergroup_lag ")
-                            || l.starts_with("kafka_consumergroup_lag{")
-                    })
-                    .collect();
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}; last /metrics lines:\n{}",
-                    shown.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
+            last = m;
         }
+        if start.elapsed() > timeout {
+            let shown: Vec<&str> = last
+                .lines()
+                .filter(|l| {
+                    l.starts_with("kafka_streams_health")
+                        || l.starts_with("kafka_streams_restore_remaining")
+                        || l.starts_with("kafka_streams_restore_eta")
+                        || l.starts_with("kafka_streams_restore_last")
+                        || l.starts_with("kafka_streams_state_transitions")
+                        || (l.starts_with("kafka_consumergroup_status{") && l.ends_with(" 1"))
+                        || l.starts_with("kafka_consumergroup_lag{")
+                })
+                .collect();
+            panic!(
+                "timed out after {timeout:?} waiting for {what}; last /metrics lines:\n{}\nserve log (tail):\n{}",
+                shown.join("\n"),
+                tail(&s.log(), 30)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// The value of the first sample of family `name` whose label text contains every `part`.
