@@ -107,20 +107,15 @@ fn stuck_while_paused_then_restore_after_a_state_wipe() {
     app.wait_for_line("STATE-WIPED", T);
     let pid = app.pid().to_string();
     let s = serve(app.pid(), "200ms", &[]);
+    // The remaining records and ETA come from the full scrape, the start
+    // from the state poller: wait until both saw the restore.
     let m = until(&s, "records left to restore, with an ETA", T, |m| {
         let eta = value(m, "kafka_streams_restore_eta_seconds", &[&label]);
         remaining(m, &label).is_some_and(|r| r > 0.0)
             && eta.is_some_and(|e| e.is_finite() && e > 0.0)
+            && value(m, "kafka_streams_restore_last_start_timestamp_seconds", &[&label])
+                .is_some_and(|t| t > 1.7e9)
     });
-    assert!(
-        value(
-            &m,
-            "kafka_streams_restore_last_start_timestamp_seconds",
-            &[&label]
-        )
-        .is_some_and(|t| t > 1.7e9),
-        "{m}"
-    );
     assert_eq!(health(&m, "restoring"), Some(1.0), "{m}");
     let v = lab::wait_until("status: restoring, exit 1", T, || {
         let (code, v) = status_json(&[&pid]);
