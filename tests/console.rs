@@ -513,6 +513,11 @@ fn every_command_exits_with_the_documented_codes() {
         vec!["invoke", "java.lang:type=Memory", "gc"],
         vec!["mbeans", "--ops"],
         vec!["jfr", "status"],
+        vec!["jfr", "start"],
+        vec!["jfr", "dump", "/tmp/ksbridge-never-written.jfr"],
+        vec!["jfr", "stop"],
+        // `top` checks each --target before its screen opens.
+        vec!["top", "--target"],
     ];
     for c in &commands {
         for (target, extra, code) in [
@@ -520,8 +525,8 @@ fn every_command_exits_with_the_documented_codes() {
             (sleeping.as_str(), None, 4),
             (url.as_str(), Some(creds.as_str()), 4),
         ] {
-            // The TARGET follows the command word(s); `jfr status` has two.
-            let split = if c[0] == "jfr" { 2 } else { 1 };
+            // The TARGET follows the command word(s); `jfr status`, `top --target` have two.
+            let split = if c[0] == "jfr" || c[0] == "top" { 2 } else { 1 };
             let mut args: Vec<&str> = c[..split].to_vec();
             args.push(target);
             args.extend(&c[split..]);

@@ -8,7 +8,8 @@ mod common;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::lab::{unique, wait_until, AppOptions, Broker, KafkaLine, StreamsApp};
+use common::lab::{wait_until, AppOptions, Broker, KafkaLine, StreamsApp};
+use common::tmux::Tmux;
 
 const T: Duration = Duration::from_secs(120);
 
@@ -17,74 +18,6 @@ fn ksbridge(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run ksbridge")
-}
-
-/// A tmux server of its own (socket `-L`), killed with everything in it on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(width: u16, height: u16) -> Tmux {
-        let t = Tmux {
-            socket: unique("ksb-top"),
-        };
-        let ok = t
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                "env -i PATH=/usr/bin:/bin TERM=xterm-256color HOME=/tmp bash --norc --noprofile",
-            ])
-            .status
-            .success();
-        assert!(ok, "tmux new-session failed");
-        t
-    }
-
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut a = vec!["send-keys", "-t", "0"];
-        a.extend(keys);
-        assert!(self.cmd(&a).status.success());
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "0"]).stdout).into_owned()
-    }
-
-    /// The screen once `f` holds; panics with the last screen after [`T`].
-    fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let start = std::time::Instant::now();
-        loop {
-            let s = self.screen();
-            if f(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < T,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
 }
 
 #[test]
@@ -192,7 +125,8 @@ fn top_shows_the_app_drills_in_survives_a_restart_and_restores_the_terminal() {
     // Only JVMs whose command line names this test's app are attached to.
     tmux.keys(&[
         &format!(
-            "{bin} top --target.match '{id}' --interval 1s --timeout 30s; echo TOP-EXIT=$?; stty -a | grep -o -E -- '(^| )-?(icanon|echo)( |;|$)'"
+            "{bin} top --target.match '{id}' --interval 1s --timeout 30s --bootstrap-server {}; echo TOP-EXIT=$?; stty -a | grep -o -E -- '(^| )-?(icanon|echo)( |;|$)'",
+            broker.bootstrap()
         ),
         "Enter",
     ]);
@@ -205,14 +139,59 @@ fn top_shows_the_app_drills_in_survives_a_restart_and_restores_the_terminal() {
         s.lines().any(|l| l.contains(&id) && l.contains('%'))
     });
     println!("top:\n{s}");
+    // Two of two threads alive; the group's input lag with a trend once the
+    // lag monitor has two samples.
+    // The row's cells from THREADS on (FOR may be two words: `1m 5s`).
+    let row = |s: &str| -> Option<Vec<String>> {
+        let l = s.lines().find(|l| l.contains(&id))?;
+        let cells: Vec<String> = l
+            .trim_matches(|c: char| c == '│' || c.is_whitespace())
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let at = cells.iter().position(|c| {
+            c.split_once('/').is_some_and(|(a, b)| {
+                a.chars().all(|x| x.is_ascii_digit()) && b.chars().all(|x| x.is_ascii_digit())
+            })
+        })?;
+        Some(cells[at..].to_vec())
+    };
+    let s = tmux.wait_for("input lag with its trend", |s| {
+        row(s).is_some_and(|r| {
+            r[0] == "2/2"
+                && r.get(3)
+                    .is_some_and(|l| l.parse::<f64>().is_ok() || l.ends_with('k'))
+                && matches!(
+                    r.get(4).map(String::as_str),
+                    Some("flat" | "rising" | "falling")
+                )
+        })
+    });
+    assert!(s.contains("LAG") && s.contains("TREND"), "{s}");
+    println!("top with --bootstrap-server:\n{s}");
 
     tmux.keys(&["Enter"]);
     let s = tmux.wait_for("the drill-in", |s| {
         s.contains("threads and tasks")
             && s.contains("StreamThread-1")
             && s.contains("state stores")
+            && s.contains(&format!("input lag (group {id})"))
+            && s.contains(&format!("{id}-purchases"))
     });
     println!("drill-in:\n{s}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("back to the list", |s| s.contains("Kafka Streams apps"));
+
+    // One thread removed (no failure): one of two configured threads alive.
+    let removed = app.remove_thread();
+    assert!(removed.contains("StreamThread-"), "{removed}");
+    tmux.wait_for("one of two threads alive", |s| {
+        row(s).is_some_and(|r| r[0] == "1/2")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the warning in the drill-in", |s| {
+        s.contains("1 of 2 stream threads alive (configured: most stream threads seen alive)")
+    });
     tmux.keys(&["Escape"]);
     tmux.wait_for("back to the list", |s| s.contains("Kafka Streams apps"));
 

@@ -469,6 +469,106 @@ fn streams_app(line: KafkaLine) {
         .sum();
     assert_eq!(consumed, N as f64);
     promtool(&text);
+    drop(serve);
+    status_and_top_show_them(&app, &purchases, &masked, &from_tool, sampled);
+}
+
+/// `ksbridge status` (JSON and screen) and `ksbridge top`'s drill-in show the
+/// interceptors' figures of the Streams app: `N` records in and out.
+fn status_and_top_show_them(
+    app: &StreamsApp,
+    input: &str,
+    output: &str,
+    committed: &BTreeMap<u32, i64>,
+    sampled: f64,
+) {
+    const N: f64 = 300.0;
+    let pid = app.pid().to_string();
+    let bin = env!("CARGO_BIN_EXE_ksbridge");
+    let flows = wait_until("status --json to show the interceptors", WAIT, || {
+        let o = Command::new(bin)
+            .args(["status", &pid, "--json"])
+            .output()
+            .ok()?;
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+        let flows = j["instances"][0]["interceptors"].as_array()?.clone();
+        let sum: i64 = flows.iter().find(|f| f["topic"] == input)?["committed"]
+            .as_object()?
+            .values()
+            .filter_map(|v| v.as_i64())
+            .sum();
+        (sum == N as i64).then_some(flows)
+    });
+    let topic = |t: &str| flows.iter().find(|f| f["topic"] == t).expect(t);
+    let (i, o) = (topic(input), topic(output));
+    assert_eq!(i["consumed"].as_f64(), Some(N), "{i}");
+    assert_eq!(i["record_age"]["count"].as_f64(), Some(N), "{i}");
+    let by_partition: BTreeMap<u32, i64> = i["committed"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(p, v)| (p.parse().unwrap(), v.as_i64().unwrap()))
+        .collect();
+    assert_eq!(&by_partition, committed);
+    assert!(i["commits"].as_f64().is_some_and(|c| c >= 1.0), "{i}");
+    assert_eq!(o["sent"].as_f64(), Some(N), "{o}");
+    assert_eq!(o["acked"].as_f64(), Some(N), "{o}");
+    assert_eq!(
+        o["send_ack_latency"]["count"].as_f64(),
+        Some(sampled),
+        "{o}"
+    );
+    assert!(o.get("failed").is_none(), "{o}");
+
+    let out = Command::new(bin).args(["status", &pid]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  interceptors (SEND-ACK"), "{text}");
+    println!("status:\n{text}");
+    let line = |t: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{t} ")))
+            .unwrap_or_else(|| panic!("no line for {t}:\n{text}"))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // TOPIC SENT ACKED FAILED SEND-ACK CONSUMED RECORD-AGE COMMITS COMMITTED
+    let (li, lo) = (line(input), line(output));
+    assert_eq!((li[5].as_str(), li[8].as_str()), ("300", "300"), "{text}");
+    assert_eq!(
+        (lo[1].as_str(), lo[2].as_str(), lo[3].as_str()),
+        ("300", "300", "0"),
+        "{text}"
+    );
+
+    let tmux = common::tmux::Tmux::start(160, 50);
+    tmux.keys(&[
+        &format!("{bin} top --target {pid} --interval 1s --timeout 30s"),
+        "Enter",
+    ]);
+    tmux.wait_for("top's row", |s| {
+        s.contains(app.app_id()) && s.contains("RUNNING")
+    });
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("the interceptors in the drill-in", |s| {
+        s.contains(" interceptors (SEND-ACK")
+            && s.lines().any(|l| {
+                let cells: Vec<&str> = l
+                    .trim_matches(|c: char| c == '│' || c.is_whitespace())
+                    .split_whitespace()
+                    .collect();
+                cells.first() == Some(&input) && cells.get(5) == Some(&"300")
+            })
+            && s.lines().any(|l| {
+                let cells: Vec<&str> = l
+                    .trim_matches(|c: char| c == '│' || c.is_whitespace())
+                    .split_whitespace()
+                    .collect();
+                cells.first() == Some(&output) && cells.get(1..4) == Some(&["300", "300", "0"][..])
+            })
+    });
+    println!("top's drill-in with interceptors:\n{s}");
+    tmux.keys(&["q"]);
 }
 
 /// A running `ksbridge serve --target <pid>` on a free loopback port; killed on drop.

@@ -172,6 +172,8 @@ async fn a_blocked_attribute_hits_the_deadline_with_a_typed_timeout() {
         .await
         .unwrap_err();
     assert!(matches!(e, JvmError::Timeout { .. }), "{e:?}");
+    // The message names the real deadline, whichever side noticed it.
+    assert!(e.to_string().ends_with("timed out after 1s"), "{e}");
     assert!(
         start.elapsed() < Duration::from_secs(4),
         "{:?}",

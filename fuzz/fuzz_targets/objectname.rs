@@ -12,8 +12,9 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(name) = ObjectName::parse(text) {
         let canonical = name.canonical();
-        let again = ObjectName::parse(&canonical)
-            .unwrap_or_else(|e| panic!("canonical form {canonical:?} of {text:?} does not parse: {e}"));
+        let again = ObjectName::parse(&canonical).unwrap_or_else(|e| {
+            panic!("canonical form {canonical:?} of {text:?} does not parse: {e}")
+        });
         assert_eq!(again.canonical(), canonical);
         for (k, v) in name.properties() {
             assert_eq!(again.get(k), Some(v));

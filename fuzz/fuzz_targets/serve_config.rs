@@ -27,19 +27,27 @@ fn command() -> Command {
                 .long("target.credentials-file")
                 .action(ArgAction::Append),
         )
-        .arg(Arg::new("rates").long("kafka.rates").action(ArgAction::SetTrue))
+        .arg(
+            Arg::new("rates")
+                .long("kafka.rates")
+                .action(ArgAction::SetTrue),
+        )
         .arg(
             Arg::new("max_targets")
                 .long("max-targets")
                 .value_parser(clap::value_parser!(u32)),
         )
         .arg(Arg::new("config_file").long("config.file"));
-    for g in ["rocksdb", "thread", "task"] {
+    for (on, off) in [
+        ("group.rocksdb", "no-group.rocksdb"),
+        ("group.thread", "no-group.thread"),
+        ("group.task", "no-group.task"),
+    ] {
         serve = serve
-            .arg(Arg::new(format!("group.{g}")).long(format!("group.{g}")).action(ArgAction::SetTrue))
+            .arg(Arg::new(on).long(on).action(ArgAction::SetTrue))
             .arg(
-                Arg::new(format!("no-group.{g}"))
-                    .long(format!("no-group.{g}"))
+                Arg::new(off)
+                    .long(off)
                     .action(ArgAction::SetTrue)
                     .hide(true),
             );

@@ -18,7 +18,8 @@ use crate::lag::{self, Collector, CollectorSettings, LagReport, Selection};
 use super::app_target::AppTargetArgs;
 
 /// What `status` reads: client, threads, tasks, state updater, processor
-/// nodes (e2e latency) and which embedded clients exist.
+/// nodes (e2e latency), which embedded clients exist, and ksbridge's
+/// interceptors when the app runs them.
 pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-metrics,*",
     "kafka.streams:type=stream-thread-metrics,*",
@@ -27,6 +28,7 @@ pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-processor-node-metrics,*",
     "kafka.consumer:type=consumer-metrics,*",
     "kafka.producer:type=producer-metrics,*",
+    "ksbridge.interceptors:*",
 ];
 
 #[derive(Debug, clap::Args)]
@@ -98,13 +100,7 @@ fn topic_lag(report: &LagReport, group: &str) -> (Vec<TopicLag>, Option<Reason>)
                 t.status = p.status.to_string();
             }
             if let Some(slope) = p.trend.records_per_second {
-                t.trend = if slope > 0.5 {
-                    "rising".into()
-                } else if slope < -0.5 {
-                    "falling".into()
-                } else {
-                    "flat".into()
-                };
+                t.trend = crate::console::top::trend_word(Some(slope)).into();
             }
         }
     }

@@ -12,6 +12,7 @@ use crate::jmx::{Bean, Snapshot};
 use crate::streams::level;
 
 pub mod health;
+pub mod interceptors;
 pub mod page;
 pub mod screen;
 pub mod states;
@@ -47,6 +48,10 @@ pub struct Instance {
     pub restoring: Vec<Restore>,
     /// Time of the snapshot, ms since the epoch (0 for captures without one).
     pub taken_at_ms: u64,
+    /// Per topic, what ksbridge's interceptors in this client recorded (when
+    /// the app runs them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interceptors: Vec<interceptors::TopicFlow>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -86,7 +91,7 @@ pub struct Thread {
 }
 
 /// One task still restoring its stores, like `StateRestoreListener` sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Restore {
     pub thread: String,
     pub task: String,
@@ -239,6 +244,7 @@ pub fn instance(source: &str, snap: &Snapshot, client_id: &str) -> Instance {
         e2e_latency_avg: e2e_avg,
         e2e_latency_max: e2e_max,
         taken_at_ms: snap.taken_at_ms,
+        interceptors: interceptors::for_client(snap, client_id),
     }
 }
 

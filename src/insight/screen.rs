@@ -8,10 +8,11 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::health::Health;
+use super::interceptors::{percentiles_text, TopicFlow};
 use super::{hidden_by_level, App, Instance, Restore, ThreadKind};
 
 /// Input lag of one topic (summed over partitions), when a broker was given.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TopicLag {
     pub topic: String,
     pub lag: Option<i64>,
@@ -200,6 +201,66 @@ fn instance(out: &mut String, i: &Instance, totals: &RestoreTotals) {
         out.push_str("  restoring:\n");
         for r in &i.restoring {
             let _ = writeln!(out, "{}", restore_line(r, &i.client_id, totals));
+        }
+    }
+    interceptor_lines(out, &i.interceptors);
+}
+
+fn count(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.0}")).unwrap_or_else(|| "-".into())
+}
+
+/// The interceptors' per-topic table (nothing without interceptors).
+fn interceptor_lines(out: &mut String, flows: &[TopicFlow]) {
+    if flows.is_empty() {
+        return;
+    }
+    out.push_str("  interceptors (SEND-ACK and RECORD AGE: p50/p99; COMMITTED: sum of the partitions' committed offsets):\n");
+    let w = flows
+        .iter()
+        .map(|f| f.topic.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let _ = writeln!(
+        out,
+        "    {:<w$} {:>8} {:>8} {:>6} {:>13} {:>9} {:>13} {:>7} {:>10}",
+        "TOPIC",
+        "SENT",
+        "ACKED",
+        "FAILED",
+        "SEND-ACK",
+        "CONSUMED",
+        "RECORD AGE",
+        "COMMITS",
+        "COMMITTED"
+    );
+    for f in flows {
+        let committed = if f.committed.is_empty() {
+            "-".to_string()
+        } else {
+            f.committed.values().sum::<i64>().to_string()
+        };
+        let failed = if f.failed.is_empty() {
+            count(f.sent.map(|_| 0.0))
+        } else {
+            count(Some(f.failed_total()))
+        };
+        let _ = writeln!(
+            out,
+            "    {:<w$} {:>8} {:>8} {:>6} {:>13} {:>9} {:>13} {:>7} {:>10}",
+            f.topic,
+            count(f.sent),
+            count(f.acked),
+            failed,
+            percentiles_text(f.send_ack_latency.as_ref()),
+            count(f.consumed),
+            percentiles_text(f.record_age.as_ref()),
+            count(f.commits),
+            committed
+        );
+        for (class, n) in &f.failed {
+            let _ = writeln!(out, "      failed {n:.0} x {class}");
         }
     }
 }

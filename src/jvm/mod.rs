@@ -191,6 +191,16 @@ impl Jvm {
         });
         self.rt.jobs.send(job).map_err(|_| JvmError::WorkerGone)?;
         match tokio::time::timeout(limit + GRACE, rx).await {
+            // A shim-side timeout that did not say its deadline ran under `limit`.
+            Ok(Ok(Err(JvmError::Timeout {
+                target: t,
+                operation,
+                after,
+            }))) if after.is_zero() => Err(JvmError::Timeout {
+                target: t,
+                operation,
+                after: limit,
+            }),
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(JvmError::WorkerGone),
             Err(_) => Err(JvmError::Timeout {
@@ -476,9 +486,9 @@ fn map_exception(operation: &'static str, class: &str, message: &str) -> JvmErro
         "CONNECT" => JvmError::Connect { target, reason },
         "TARGET_GONE" => JvmError::TargetGone { target, reason },
         "TIMEOUT" => JvmError::Timeout {
-            target: detail,
+            after: shim_deadline(&reason).unwrap_or(Duration::ZERO),
+            target,
             operation,
-            after: Duration::ZERO,
         },
         "UNKNOWN_CONNECTION" => JvmError::UnknownConnection(ConnectionId(
             detail
@@ -495,9 +505,36 @@ fn map_exception(operation: &'static str, class: &str, message: &str) -> JvmErro
     }
 }
 
+/// The deadline a shim TIMEOUT names (`... did not finish within 1500 ms`).
+fn shim_deadline(reason: &str) -> Option<Duration> {
+    let ms = reason.rsplit_once("within ")?.1.strip_suffix(" ms")?;
+    ms.trim().parse().ok().map(Duration::from_millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shim_timeouts_carry_their_deadline_and_target() {
+        let e = map_exception(
+            "read",
+            "ksbridge.shim.ShimException",
+            "TIMEOUT|pid 7: read did not finish within 1500 ms",
+        );
+        assert!(
+            matches!(e, JvmError::Timeout { ref target, after, .. }
+                if target == "pid 7" && after == Duration::from_millis(1500)),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "read on pid 7 timed out after 1.5s");
+        let e = map_exception(
+            "connect",
+            "ksbridge.shim.ShimException",
+            "TIMEOUT|pid 7: interrupted",
+        );
+        assert!(matches!(e, JvmError::Timeout { after, .. } if after.is_zero()));
+    }
 
     #[test]
     fn maps_shim_exceptions() {

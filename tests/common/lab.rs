@@ -906,6 +906,18 @@ impl StreamsApp {
         self.wait_for_nth_line("RESUMED", n + 1, Duration::from_secs(10));
     }
 
+    /// Removes one stream thread (`KafkaStreams.removeStreamThread()`); returns its name.
+    pub fn remove_thread(&self) -> String {
+        let n = self
+            .run_log()
+            .lines()
+            .filter(|l| l.starts_with("THREAD-REMOVED "))
+            .count();
+        self.with_jvm(|j| j.command("remove-thread"));
+        let line = self.wait_for_nth_line("THREAD-REMOVED ", n + 1, Duration::from_secs(60));
+        line.trim_start_matches("THREAD-REMOVED ").to_string()
+    }
+
     /// How many input records the app's first processors have seen (all threads, this run).
     pub fn processed(&self) -> u64 {
         let n = self
@@ -1148,4 +1160,24 @@ impl Drop for ClientDriver {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The jar of ksbridge's producer/consumer interceptors (built once per test
+/// binary by `scripts/build-interceptors.sh`, which prints its path).
+pub fn interceptor_jar() -> PathBuf {
+    static JAR: OnceLock<PathBuf> = OnceLock::new();
+    JAR.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/build-interceptors.sh"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("running scripts/build-interceptors.sh");
+        assert!(
+            out.status.success(),
+            "building the interceptor jar failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+    .clone()
 }

@@ -8,3 +8,4 @@ pub mod namespaces;
 pub mod prom;
 pub mod replay;
 pub mod serve;
+pub mod tmux;

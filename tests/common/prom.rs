@@ -110,18 +110,26 @@ impl Prometheus {
     /// Scrapes `targets` (loopback ports, job `ksbridge`) every `interval`
     /// (also the scrape timeout).
     pub fn start(targets: &[u16], interval: &str) -> Prometheus {
+        Prometheus::start_with_rules(targets, interval, &[])
+    }
+
+    /// As `start`, also loading `rule_files` (evaluated every `interval`).
+    pub fn start_with_rules(targets: &[u16], interval: &str, rule_files: &[PathBuf]) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = dir.path().join("prometheus.yml");
         let list: Vec<String> = targets.iter().map(|p| format!("'127.0.0.1:{p}'")).collect();
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\nscrape_configs:\n  - job_name: ksbridge\n    static_configs:\n      - targets: [{}]\n",
-                list.join(", ")
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\n  evaluation_interval: {interval}\nscrape_configs:\n  - job_name: ksbridge\n    static_configs:\n      - targets: [{}]\n",
+            list.join(", ")
+        );
+        if !rule_files.is_empty() {
+            text.push_str("rule_files:\n");
+            for f in rule_files {
+                text.push_str(&format!("  - '{}'\n", f.display()));
+            }
+        }
+        std::fs::write(&config, text).unwrap();
         let log = dir.path().join("prometheus.log");
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
@@ -181,4 +189,28 @@ pub fn query(port: u16, q: &str) -> Option<Vec<(serde_json::Value, f64)>> {
             })
             .collect(),
     )
+}
+
+/// Instant query against Prometheus on `port`: the series, or the API's
+/// error (e.g. a PromQL parse error) as text.
+pub fn try_query(port: u16, q: &str) -> Result<Vec<(serde_json::Value, f64)>, String> {
+    let (status, body) = http_get(port, &format!("/api/v1/query?query={}", encode(q)))
+        .ok_or_else(|| "no answer".to_string())?;
+    let j: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+    if status != 200 {
+        return Err(format!("{status}: {}", j["error"]));
+    }
+    let result = j["data"]["result"]
+        .as_array()
+        .ok_or_else(|| format!("not a vector: {body}"))?;
+    Ok(result
+        .iter()
+        .map(|r| {
+            let v = r["value"][1]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN);
+            (r["metric"].clone(), v)
+        })
+        .collect())
 }

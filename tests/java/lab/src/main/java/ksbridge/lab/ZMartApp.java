@@ -50,14 +50,17 @@ import org.apache.kafka.streams.state.Stores;
  * <p>Stdout lines tests wait for: {@code STATE <new> <old>}, {@code THREADS <names>},
  * {@code THREAD-FAILED <thread> <exception>}, {@code RESTORE-START store= partition= start= end=},
  * {@code RESTORE-END store= partition= records=}, {@code PAUSED}, {@code RESUMED},
- * {@code FAIL-INJECTED after=N}. Stdin commands (through {@link Guard}): {@code pause},
- * {@code resume}.
+ * {@code FAIL-INJECTED after=N}, {@code THREAD-REMOVED <thread>}. Stdin commands (through
+ * {@link Guard}): {@code pause}, {@code resume}, {@code status}, {@code remove-thread}
+ * ({@code KafkaStreams.removeStreamThread()}: one thread fewer, no failure).
  */
 public final class ZMartApp {
   static final AtomicBoolean PAUSED = new AtomicBoolean();
   static final AtomicLong PROCESSED = new AtomicLong();
   static final AtomicBoolean FAILED_ONCE = new AtomicBoolean();
   static volatile long failAfter = -1;
+  /** The running client, for stdin commands. */
+  static volatile KafkaStreams STREAMS;
 
   private ZMartApp() {}
 
@@ -149,6 +152,10 @@ public final class ZMartApp {
         say("RESUMED");
       }
       case "status" -> say("PROCESSED " + PROCESSED.get() + " paused=" + PAUSED.get());
+      case "remove-thread" -> {
+        KafkaStreams s = STREAMS;
+        say("THREAD-REMOVED " + (s == null ? "none" : s.removeStreamThread().orElse("none")));
+      }
       default -> say("UNKNOWN-COMMAND " + command);
     }
   }
@@ -318,6 +325,7 @@ public final class ZMartApp {
 
     Topology topology = topology(topics);
     KafkaStreams streams = new KafkaStreams(topology, streamsConfig(o));
+    STREAMS = streams;
     CountDownLatch done = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
       say("STATE " + now + " " + before);
