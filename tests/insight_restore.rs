@@ -113,8 +113,12 @@ fn stuck_while_paused_then_restore_after_a_state_wipe() {
         let eta = value(m, "kafka_streams_restore_eta_seconds", &[&label]);
         remaining(m, &label).is_some_and(|r| r > 0.0)
             && eta.is_some_and(|e| e.is_finite() && e > 0.0)
-            && value(m, "kafka_streams_restore_last_start_timestamp_seconds", &[&label])
-                .is_some_and(|t| t > 1.7e9)
+            && value(
+                m,
+                "kafka_streams_restore_last_start_timestamp_seconds",
+                &[&label],
+            )
+            .is_some_and(|t| t > 1.7e9)
     });
     assert_eq!(health(&m, "restoring"), Some(1.0), "{m}");
     let v = lab::wait_until("status: restoring, exit 1", T, || {
