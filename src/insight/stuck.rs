@@ -112,6 +112,7 @@ mod tests {
             e2e_latency_avg: None,
             e2e_latency_max: None,
             restoring: Vec::new(),
+            interceptors: Vec::new(),
             taken_at_ms: 0,
         }
     }
