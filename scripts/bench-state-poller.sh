@@ -17,7 +17,8 @@ BIN="$ROOT/target/debug/ksbridge"
 [ -x "$ROOT/target/release/ksbridge" ] && BIN="$ROOT/target/release/ksbridge"
 export KSB_LAB_WATCH_PID=$$
 eval "$(bash "$ROOT/scripts/kafka-lab" start --kafka "$LINE" | grep -E '^(bootstrap|app_pid|app_id)=')"
-trap 'bash "$ROOT/scripts/kafka-lab" stop --kafka "$LINE" >/dev/null 2>&1 || true; rm -f "$RESULTS"' EXIT
+SERVE=""
+trap '[ -n "$SERVE" ] && kill "$SERVE" 2>/dev/null; bash "$ROOT/scripts/kafka-lab" stop --kafka "$LINE" >/dev/null 2>&1 || true; rm -f "$RESULTS"' EXIT
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 sleep 20 # let the app settle after RUNNING
@@ -27,6 +28,7 @@ phase() { # $1 = poller interval (0 = off)
   "$BIN" serve --web.listen-address "127.0.0.1:$port" --target "$app_pid" --discovery false \
     --state-poller.interval "$1" >/dev/null 2>&1 &
   local serve=$!
+  SERVE=$serve
   until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.2; done
   until curl -sf "http://127.0.0.1:$port/metrics" >/dev/null; do sleep 1; done; sleep 5 # connect, first good read
   local a0 s0 t0 a1 s1 t1
