@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the parsers that take outside input (cargo-fuzz,
 # libFuzzer, nightly toolchain): ObjectNames, the shim's wire buffers, capture
-# JSON, the web configuration (and secret redaction), the serve config file.
+# JSON, the web configuration (and secret redaction), the serve config file,
+# the topology description.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]   default: 30 s each, every target
 # Installs cargo-fuzz from crates.io when missing. New inputs that raise
 # coverage go to fuzz/corpus/<target>/ (kept in the repository); a crash
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-30}"; shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(objectname wire capture_json web_config serve_config)
+[ ${#targets[@]} -gt 0 ] || targets=(objectname wire capture_json web_config serve_config topology)
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 rustup toolchain list | grep -q nightly || { echo "fuzz: needs the nightly toolchain (rustup toolchain install nightly)" >&2; exit 1; }
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"

@@ -90,7 +90,7 @@ fn two_processes_stay_apart_and_a_hostile_capture_costs_only_its_limits() {
     ]);
     let serve = Serve::start(&args);
     let sel: Vec<String> = pids.iter().map(|p| format!("target=\"pid:{p}\"")).collect();
-    let scrape = || serve.get("/metrics").expect("scrape");
+    let scrape = || serve.get_text("/metrics").expect("scrape");
     // Attaching is a one-time cost (seconds on a loaded machine).
     wait_until("both JVMs read", Duration::from_secs(120), || {
         let t = serve.metrics();

@@ -4,36 +4,13 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use common::insight::ksbridge;
 use common::lab::{self, AppOptions, Broker, KafkaLine, OnFailure, StreamsApp};
 
 const T: Duration = Duration::from_secs(90);
-
-fn ksbridge(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ksbridge");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "ksbridge {args:?} hung:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn stdout_ok(args: &[&str]) -> String {
     let o = ksbridge(args);

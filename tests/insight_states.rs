@@ -7,63 +7,13 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::insight::{metrics, metrics_as, serve, value};
 use common::lab::{self, AppOptions, Broker, KafkaLine, StreamsApp};
 
 const T: Duration = Duration::from_secs(120);
-
-struct Serve(Child, u16);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(pid: u32) -> Serve {
-    let port = lab::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
-        .args([
-            "serve",
-            "--web.listen-address",
-            &format!("127.0.0.1:{port}"),
-            "--target",
-            &pid.to_string(),
-            "--discovery",
-            "false",
-            "--state-poller.interval",
-            "200ms",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ksbridge serve");
-    Serve(child, port)
-}
-
-fn get(port: u16, accept: &str) -> Option<String> {
-    let o = Command::new("curl")
-        .args(["-sf", "-m", "20", "-H", &format!("Accept: {accept}")])
-        .arg(format!("http://127.0.0.1:{port}/metrics"))
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
-}
-
-/// The value of the first sample line starting with `prefix` whose labels contain every `part`.
-fn value(text: &str, name: &str, parts: &[&str]) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .find(|l| parts.iter().all(|p| l.contains(p)))
-        .and_then(|l| l.rsplit_once(' '))
-        .and_then(|(_, v)| v.parse().ok())
-}
 
 fn check_with(program: &str, args: &[&str], input: &str) {
     let mut child = Command::new(program)
@@ -121,11 +71,11 @@ fn rebalance_when_a_second_instance_joins() {
     let first = StreamsApp::start(&broker, AppOptions::default());
     first.wait_for_state("RUNNING", T);
     let app = first.app_id().to_string();
-    let s = serve(first.pid());
+    let s = serve(first.pid(), "200ms", &[]);
     let client = format!("application_id=\"{app}\"");
     // The poller has seen the first instance RUNNING.
     lab::wait_until("time in RUNNING", T, || {
-        let m = get(s.1, "text/plain")?;
+        let m = metrics(&s)?;
         value(
             &m,
             "kafka_streams_state_seconds_total",
@@ -143,7 +93,7 @@ fn rebalance_when_a_second_instance_joins() {
     );
     second.wait_for_state("RUNNING", T);
     let m = lab::wait_until("the rebalance seen by the poller", T, || {
-        let m = get(s.1, "text/plain")?;
+        let m = metrics(&s)?;
         let back = value(
             &m,
             "kafka_streams_state_transitions_total",
@@ -194,7 +144,7 @@ fn rebalance_when_a_second_instance_joins() {
 
     // The app's page renders in a real browser (headless Chromium) and shows
     // the state, the threads and the topology.
-    let dom = chromium_dom(&format!("http://127.0.0.1:{}/apps/{app}", s.1));
+    let dom = chromium_dom(&format!("http://127.0.0.1:{}/apps/{app}", s.port));
     assert!(
         dom.contains("id=\"status\">HEALTHY<") || dom.contains("id=\"status\">DEGRADED<"),
         "{dom}"
@@ -209,7 +159,7 @@ fn rebalance_when_a_second_instance_joins() {
 
     // Every format parses: promtool (0.0.4) and the Python OpenMetrics parser.
     check_with("promtool", &["check", "metrics"], &m);
-    let om = get(s.1, "application/openmetrics-text; version=1.0.0").unwrap();
+    let om = metrics_as(&s, "application/openmetrics-text; version=1.0.0").unwrap();
     assert!(om.ends_with("# EOF\n"));
     check_with("python3", &["-c", PY_OPENMETRICS], &om);
     drop(second);

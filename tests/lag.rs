@@ -932,7 +932,7 @@ fn two_lag_shards_cover_every_group_exactly_once() {
         })
         .collect();
     let groups_of = |s: &common::serve::Serve| -> Option<BTreeSet<String>> {
-        let text = s.get("/metrics").filter(|(code, _)| *code == 200)?.1;
+        let text = s.get_text("/metrics").filter(|(code, _)| *code == 200)?.1;
         let found: BTreeSet<String> = text
             .lines()
             .filter(|l| l.starts_with("kafka_consumergroup_lag_sum{"))

@@ -314,7 +314,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_deadline,
         stale_after: settings.stale_after,
     }));
-    let options = Arc::new(settings.options());
+    let mut options = settings.options();
     let lag = match &settings.kafka_bootstrap_servers {
         Some(bootstrap) => {
             let source =
@@ -329,6 +329,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    options.lag = lag.as_ref().map(|l| l.verdicts());
+    let options = Arc::new(options);
     let mut explicit = Vec::new();
     for id in &settings.targets {
         match settings.jvm_target(id)? {

@@ -16,6 +16,7 @@ pub mod interceptors;
 pub mod page;
 pub mod screen;
 pub mod states;
+pub mod stuck;
 
 /// One application id, joined over every instance that runs it.
 #[derive(Debug, Clone, Serialize)]

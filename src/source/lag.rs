@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::exposition::lag::families;
+use crate::insight::stuck::LagVerdicts;
 use crate::lag::{self, CollectorSettings, LagError, LagMonitor, Selection, Shard};
 use crate::sync::lock;
 use regex::Regex;
@@ -21,6 +22,8 @@ pub struct LagSource {
     bootstrap: String,
     /// Followed application ids (= group ids), for the `application_id` join label.
     apps: Mutex<BTreeSet<String>>,
+    /// Each group's latest status, for the health group's `stuck` judgement.
+    verdicts: LagVerdicts,
 }
 
 /// How a [`LagSource`] is set up before its monitor starts.
@@ -53,6 +56,7 @@ impl LagSourceBuilder {
             monitor,
             bootstrap: self.bootstrap,
             apps: Mutex::new(BTreeSet::new()),
+            verdicts: LagVerdicts::default(),
         })
     }
 }
@@ -67,6 +71,11 @@ impl LagSource {
             interval,
             selection: Selection::default(),
         }
+    }
+
+    /// The handle this source publishes each group's latest status into.
+    pub fn verdicts(&self) -> LagVerdicts {
+        self.verdicts.clone()
     }
 
     /// Measures the groups of these Kafka Streams applications from the
@@ -115,6 +124,7 @@ impl Source for LagSource {
                 .iter()
                 .map(|a| (a.clone(), a.clone()))
                 .collect();
+            self.verdicts.publish(&report);
             Ok(Output {
                 families: families(&report, &ids),
                 took: snap.duration,

@@ -1,8 +1,9 @@
 //! The state poller: between full scrapes, reads only the client and thread
-//! beans of one JVM (`stream-metrics`, `stream-thread-metrics`) at a short
-//! interval on its own connection, and feeds an [`insight::states::Tracker`]:
-//! transitions, time in state, last rebalance start and duration, per client
-//! and per thread. Input: a JVM target and an interval; output: the tracker's
+//! beans of one JVM (`stream-metrics`, `stream-thread-metrics`, and the task
+//! beans for restore progress) at a short interval on its own connection, and
+//! feeds an [`insight::states::Tracker`]: transitions, time in state, last
+//! rebalance start and duration, per client and per thread, and the client's
+//! last restore start, end and duration. Input: a JVM target and an interval; output: the tracker's
 //! families on every refresh (source `state`).
 
 use std::sync::{Arc, Mutex};
@@ -18,10 +19,12 @@ use crate::target::TargetId;
 /// The default poll interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
 
-/// What the poller reads: client state and thread state only.
+/// What the poller reads: client state, thread state, and the tasks (for
+/// their remaining restore records: at INFO a task bean has 4 attributes).
 pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-metrics,*",
     "kafka.streams:type=stream-thread-metrics,*",
+    "kafka.streams:type=stream-task-metrics,*",
 ];
 
 #[derive(Default)]

@@ -3,12 +3,14 @@
 //! the worst finding's code, `ok` when healthy),
 //! `kafka_streams_restore_remaining_records` per active task (Kafka's
 //! `restore-remaining-records-total`, a gauge despite its name, clamped at 0)
-//! and `kafka_streams_restore_eta_seconds` while a task restores. Input:
-//! snapshot + context; output: families.
+//! and `kafka_streams_restore_eta_seconds` while a task restores. With the
+//! lag source's verdicts in the context, a running client whose group's
+//! offsets stopped while lag remains is `stuck`. Input: snapshot + context;
+//! output: families.
 
 use super::{task_labels, Beans, Context, Group, Out, CLIENT_BEANS};
 use crate::exposition::Kind;
-use crate::insight::{self, health};
+use crate::insight::{self, health, stuck};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
@@ -34,7 +36,13 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             application_id: c.application_id.clone(),
             instances: vec![inst],
         };
-        let h = health::judge(&app, &health::Expect::default());
+        let mut h = health::judge(&app, &health::Expect::default());
+        // With a bootstrap server: the group's offsets joined with the client.
+        if let Some(v) = ctx.lag.as_ref().and_then(|l| l.get(&c.application_id)) {
+            if let Some(r) = stuck::reason(&c.application_id, &v, &app.instances[0]) {
+                health::add(&mut h, r);
+            }
+        }
         let base = vec![
             ("application_id".to_string(), c.application_id.clone()),
             ("client_id".to_string(), c.client_id.clone()),
@@ -44,7 +52,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         out.add(
             "kafka_streams_health",
             Kind::Gauge,
-            "Health of the client as `ksbridge status` judges it: 0 healthy, 1 degraded, 2 failed; reason is the worst finding (ok, error, not_running, no_threads, thread_failed, thread_dead, rebalancing, not_started, restoring, unknown_state).",
+            "Health of the client as `ksbridge status` judges it: 0 healthy, 1 degraded, 2 failed; reason is the worst finding (ok, error, not_running, no_threads, thread_failed, thread_dead, rebalancing, not_started, restoring, unknown_state, and with --kafka.bootstrap-servers stuck).",
             labels,
             f64::from(h.status.exit_code()),
         );

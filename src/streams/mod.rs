@@ -120,6 +120,9 @@ pub struct Options {
     /// What one read of one target may cost (label values are cut to
     /// `limits.label_length` when series are built).
     pub limits: Limits,
+    /// The lag source's verdicts per group, when serve measures lag (the
+    /// `health` group then judges `stuck`).
+    pub lag: Option<crate::insight::stuck::LagVerdicts>,
 }
 
 impl Default for Options {
@@ -132,6 +135,7 @@ impl Default for Options {
                 .collect(),
             rates: false,
             limits: Limits::default(),
+            lag: None,
         }
     }
 }
@@ -165,6 +169,8 @@ pub struct Context {
     pub rates: bool,
     /// The target this snapshot came from (label of JVM metrics).
     pub target: String,
+    /// The lag source's verdicts per group (see [`Options::lag`]).
+    pub lag: Option<crate::insight::stuck::LagVerdicts>,
 }
 
 /// The owner of a thread-scoped id such as `<client.id>-StreamThread-1-consumer`.
@@ -186,6 +192,7 @@ impl Context {
             level_source,
             rates,
             target: target.into(),
+            lag: None,
         }
     }
 
@@ -476,7 +483,8 @@ pub fn families_counted(
     target: &str,
     options: &Options,
 ) -> (Vec<Family>, Cuts) {
-    let ctx = Context::new(snapshot, options.rates, target);
+    let mut ctx = Context::new(snapshot, options.rates, target);
+    ctx.lag = options.lag.clone();
     build_counted(snapshot, &ctx, options)
 }
 
@@ -559,6 +567,7 @@ mod tests {
             level_source: LevelSource::Default,
             rates: false,
             target: "t".into(),
+            lag: None,
         };
         let o = ctx.owner("app-1-StreamThread-2-restore-consumer");
         assert_eq!(o.client_id, "app-1");

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod insight;
 pub mod lab;
 pub mod namespaces;
 pub mod prom;

@@ -104,6 +104,11 @@ impl Serve {
         http(self.port, "GET", path, headers)
     }
 
+    /// GET `path`: (status, body as text); `None` when the connection fails.
+    pub fn get_text(&self, path: &str) -> Option<(u16, String)> {
+        self.get(path, &[]).ok().map(|r| (r.status, r.text()))
+    }
+
     pub fn request(&self, method: &str, path: &str) -> std::io::Result<Response> {
         http(self.port, method, path, &[])
     }

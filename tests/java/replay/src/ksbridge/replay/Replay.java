@@ -37,6 +37,9 @@ public final class Replay {
     private static PrintStream proto;
     /** Capture beans not registered because the JVM already has them (platform beans). */
     private static int skipped;
+    /** A capture's scripted story: steps played one per `step` command. */
+    private static final List<Map<String, Object>> STORY = new java.util.ArrayList<>();
+    private static int storyNext;
 
     /** Names of the generated processor-node attributes (Kafka's), in order; more are "metric-<k>". */
     private static final String[] BENCH_ATTRS = {
@@ -278,6 +281,10 @@ public final class Replay {
                 attr.blockMillis = Math.round(seconds * 1000.0);
                 return "ok";
             }
+            case "step": {
+                a.end();
+                return step();
+            }
             case "count":
                 a.end();
                 return "ok " + BEANS.size();
@@ -297,6 +304,40 @@ public final class Replay {
                 return hostile != null ? hostile : "err unknown command " + cmd;
             }
         }
+    }
+
+    /**
+     * Plays the next step of the story: each operation is {"add": bean}, {"remove": name} or
+     * {"set": {"bean", "attr", "value"}}, applied in order. Replies "ok <step name>".
+     */
+    @SuppressWarnings("unchecked")
+    private static String step() throws Exception {
+        if (storyNext >= STORY.size()) {
+            return "err the story is over (" + STORY.size() + " steps)";
+        }
+        Map<String, Object> st = STORY.get(storyNext++);
+        Object ops = st.get("do");
+        if (!(ops instanceof List)) {
+            throw new IllegalArgumentException("story step " + storyNext + ": no \"do\" array");
+        }
+        for (Object o : (List<Object>) ops) {
+            Map<String, Object> op = (Map<String, Object>) o;
+            if (op.containsKey("add")) {
+                register(ReplayBean.fromCapture(op.get("add")));
+            } else if (op.containsKey("remove")) {
+                ReplayBean b = bean((String) op.get("remove"));
+                SERVER.unregisterMBean(b.name);
+                BEANS.remove(b.name);
+            } else if (op.containsKey("set")) {
+                Map<String, Object> set = (Map<String, Object>) op.get("set");
+                ReplayBean.Attr attr = bean((String) set.get("bean")).attr((String) set.get("attr"));
+                attr.value = ReplayBean.valueFromCapture(set.get("value"));
+                attr.capturedError = null;
+            } else {
+                throw new IllegalArgumentException("story step " + storyNext + ": unknown operation " + op.keySet());
+            }
+        }
+        return "ok " + st.get("name");
     }
 
     private static void register(ReplayBean b) throws Exception {
@@ -321,6 +362,12 @@ public final class Replay {
         Object format = m.get("format");
         if (format != null && !"ksbridge-capture/1".equals(format)) {
             throw new IllegalArgumentException(file + ": unknown format " + format);
+        }
+        Object story = m.get("story");
+        if (story instanceof List) {
+            for (Object st : (List<Object>) story) {
+                STORY.add((Map<String, Object>) st);
+            }
         }
         Object beans = m.get("beans");
         if (!(beans instanceof List)) {

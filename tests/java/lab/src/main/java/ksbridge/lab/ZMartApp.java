@@ -306,6 +306,9 @@ public final class ZMartApp {
     return p;
   }
 
+  /** Sleep after each restored batch (ms), from -Dksbridge.lab.restoreDelayMs; 0 = none. */
+  static final long RESTORE_DELAY_MS = Long.getLong("ksbridge.lab.restoreDelayMs", 0L);
+
   public static void main(String[] args) throws Exception {
     Options o = Options.parse(args);
     failAfter = o.failAfter;
@@ -347,7 +350,16 @@ public final class ZMartApp {
       }
 
       @Override
-      public void onBatchRestored(TopicPartition tp, String store, long batchEnd, long n) {}
+      public void onBatchRestored(TopicPartition tp, String store, long batchEnd, long n) {
+        // -Dksbridge.lab.restoreDelayMs=N: a slow disk, so a restore lasts long enough to watch.
+        if (RESTORE_DELAY_MS > 0) {
+          try {
+            Thread.sleep(RESTORE_DELAY_MS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      }
 
       @Override
       public void onRestoreEnd(TopicPartition tp, String store, long total) {
