@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A soak with faults (tests/soak.rs) for SECONDS (default 1200 = 20 min; CI
-# runs the same test for 120 s): a real Prometheus scrapes `ksbridge serve`
+# runs the same test for 90 s): a real Prometheus scrapes `ksbridge serve`
 # every second while three lab Kafka Streams apps are killed or stopped and
 # restarted at random, the broker is stopped and started twice and a hostile
 # target is served throughout. Prints the report (scrapes answered, scrape
