@@ -189,11 +189,17 @@ impl Discovery {
     /// dropped after the grace period.
     fn sweep_gone(&mut self) -> Vec<Gone> {
         let mut gone = Vec::new();
+        // A JVM has two slots (its JMX source and its state poller) under one
+        // name: both go together.
+        let mut dropped = std::collections::HashSet::new();
         for slot in self.scraper.slots() {
             let Some(id) = slot.source().jvm() else {
                 continue;
             };
             let name = slot.target().to_string();
+            if dropped.contains(&name) {
+                continue;
+            }
             let dead = slot.is_gone() || id.pid().is_some_and(|p| !procfs::alive(p));
             if !dead {
                 self.gone_since.remove(&name);
@@ -205,8 +211,10 @@ impl Discovery {
                 .or_insert_with(Instant::now);
             if !self.explicit.contains(&name) && since.elapsed() > GONE_GRACE {
                 tracing::info!(target_name = %name, "dropping a target that is gone");
-                self.scraper.remove(slot.kind(), &name);
+                self.scraper.remove("jmx", &name);
+                self.scraper.remove("state", &name);
                 self.gone_since.remove(&name);
+                dropped.insert(name);
                 continue;
             }
             gone.push(Gone {
