@@ -3,8 +3,6 @@
 //! HTTP GET and the instant/range query API. Also `Proc`, a child process
 //! stopped (TERM, then KILL) and reaped on drop, with its log file.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,39 +50,13 @@ impl Drop for Proc {
     }
 }
 
-/// `GET path` on loopback: (status, body), chunked bodies decoded; `None`
-/// when the connection fails or the answer is not HTTP.
+/// `GET path` on loopback: (status, body as text); `None` when the
+/// connection fails or the answer is not HTTP (the one HTTP client is
+/// `serve::http`).
 pub fn http_get(port: u16, path_and_query: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    write!(
-        s,
-        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = body;
-        while let Some((n, r)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(n.trim(), 16).ok()?;
-            if n == 0 {
-                break;
-            }
-            out.push_str(r.get(..n)?);
-            rest = r.get(n + 2..)?;
-        }
-        out
-    } else {
-        body.to_string()
-    };
-    Some((status, body))
+    super::serve::http(port, "GET", path_and_query, &[])
+        .ok()
+        .map(|r| (r.status, r.text()))
 }
 
 /// Percent-encodes a query parameter.
