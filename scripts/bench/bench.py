@@ -258,7 +258,9 @@ def part_targets(a, quick):
     for n in counts:
         pids = [replay(a.replay_classes, 100, 10, heap="48m")[1] for _ in range(n)]
         proc, url = serve(a.bin, pids)
-        for _ in range(3):
+        # Warm every target's JIT (RMI server, serialization) as in a long
+        # run: a cold target costs several times its warm CPU per read.
+        for _ in range(2 if quick else (4 if n > 10 else 10)):
             scrape(url)
         k0 = cpu_s(proc.pid)
         t0 = [cpu_s(p) for p in pids]

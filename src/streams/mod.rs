@@ -236,11 +236,13 @@ impl Context {
     /// `application_id`, `client_id` and `thread` labels for a thread id.
     pub fn thread_labels(&self, thread_id: &str) -> Vec<(String, String)> {
         let o = self.owner(thread_id);
-        vec![
-            ("application_id".into(), o.application_id),
-            ("client_id".into(), o.client_id),
-            ("thread".into(), o.rest),
-        ]
+        // Room for what groups add after these (task, subtopology,
+        // partition, a node or store, target): one allocation per bean.
+        let mut labels = Vec::with_capacity(8);
+        labels.push(("application_id".into(), o.application_id));
+        labels.push(("client_id".into(), o.client_id));
+        labels.push(("thread".into(), o.rest));
+        labels
     }
 }
 
