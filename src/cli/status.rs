@@ -1,7 +1,7 @@
 //! `ksbridge status <TARGET|APPLICATION_ID>`: is this app healthy, and if not,
 //! why. Joins every instance it can see; exit 0 healthy, 1 degraded, 2 failed
-//! (a Kubernetes exec probe). `--json`, `--watch`, `--bootstrap-server` for
-//! input lag.
+//! (a Kubernetes exec probe). `--json`, `--watch` (which also follows when
+//! each restore began and ended), `--bootstrap-server` for input lag.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::insight::health::{self, Expect, Health, Reason, Status};
+use crate::insight::restore::{History, Progress};
 use crate::insight::screen::{self, RestoreTotals, TopicLag};
 use crate::insight::{self, App};
 use crate::lag::{self, Collector, CollectorSettings, LagReport, Selection};
@@ -18,7 +19,8 @@ use crate::lag::{self, Collector, CollectorSettings, LagReport, Selection};
 use super::app_target::AppTargetArgs;
 
 /// What `status` reads: client, threads, tasks, state updater, processor
-/// nodes (e2e latency), which embedded clients exist, and ksbridge's
+/// nodes (e2e latency), which embedded clients exist, the restore consumers'
+/// lag (restore progress before Kafka Streams 3.5), and ksbridge's
 /// interceptors when the app runs them.
 pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-metrics,*",
@@ -27,6 +29,7 @@ pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-state-updater-metrics,*",
     "kafka.streams:type=stream-processor-node-metrics,*",
     "kafka.consumer:type=consumer-metrics,*",
+    crate::source::state_poller::RESTORE_CONSUMER_PATTERN,
     "kafka.producer:type=producer-metrics,*",
     "ksbridge.interceptors:*",
 ];
@@ -40,7 +43,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
-    /// Refresh in place until interrupted.
+    /// Refresh in place until interrupted (and follow when each restore began and ended).
     #[arg(long)]
     pub watch: bool,
 
@@ -107,6 +110,30 @@ fn topic_lag(report: &LagReport, group: &str) -> (Vec<TopicLag>, Option<Reason>)
     (by_topic.into_values().collect(), stuck)
 }
 
+/// With `--watch`: follows each client's and task's restores over the
+/// refreshes (began, ended, took) and puts them in the view.
+fn follow_restores(history: &mut History, apps: &mut [App]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    for a in apps {
+        for i in &mut a.instances {
+            let at = if i.taken_at_ms > 0 {
+                i.taken_at_ms
+            } else {
+                now
+            };
+            let seen = Progress {
+                tasks: i.restoring.clone(),
+                source: i.restore_source,
+            };
+            history.observe(at, &a.application_id, &i.client_id, &seen);
+            i.last_restores = history.phases(&i.client_id);
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let expect = Expect {
         threads: args.threads,
@@ -121,6 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut totals = RestoreTotals::new();
+    let mut history = History::default();
     let interval = Duration::from_secs_f64(args.interval.clamp(0.1, 3600.0));
     loop {
         let reads = match args.app.read_all(PATTERNS)? {
@@ -133,7 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let pairs: Vec<(String, crate::jmx::Snapshot)> =
             reads.into_iter().map(|r| (r.label, r.snapshot)).collect();
-        let apps: Vec<App> = insight::apps(&pairs)
+        let mut apps: Vec<App> = insight::apps(&pairs)
             .into_iter()
             .filter(|a| wanted.as_ref().map_or(true, |w| *w == a.application_id))
             .collect();
@@ -170,6 +198,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             std::thread::sleep(interval);
             continue;
+        }
+        if args.watch {
+            follow_restores(&mut history, &mut apps);
         }
         for a in &apps {
             for i in &a.instances {
