@@ -110,9 +110,10 @@ fn topic_lag(report: &LagReport, group: &str) -> (Vec<TopicLag>, Option<Reason>)
     (by_topic.into_values().collect(), stuck)
 }
 
-/// With `--watch`: follows each client's and task's restores over the
-/// refreshes (began, ended, took) and puts them in the view.
-fn follow_restores(history: &mut History, apps: &mut [App]) {
+/// Follows each client's and task's restores over the reads (began, ended,
+/// took; shown with `show`, i.e. `--watch`), and gives restoring tasks
+/// without a rate of their own the rate seen over the reads.
+fn follow_restores(history: &mut History, apps: &mut [App], show: bool) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -129,9 +130,21 @@ fn follow_restores(history: &mut History, apps: &mut [App]) {
                 source: i.restore_source,
             };
             history.observe(at, &a.application_id, &i.client_id, &seen);
-            i.last_restores = history.phases(&i.client_id);
+            history.fill_rates(&i.client_id, &mut i.restoring);
+            if show {
+                i.last_restores = history.phases(&i.client_id);
+            }
         }
     }
+}
+
+/// Whether a task restores with no rate known (the restore consumer's lag
+/// as the source, at INFO).
+fn needs_second_read(apps: &[App]) -> bool {
+    apps.iter()
+        .flat_map(|a| &a.instances)
+        .flat_map(|i| &i.restoring)
+        .any(|r| r.rate.is_none())
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -149,6 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut totals = RestoreTotals::new();
     let mut history = History::default();
+    let mut sampled = false;
     let interval = Duration::from_secs_f64(args.interval.clamp(0.1, 3600.0));
     loop {
         let reads = match args.app.read_all(PATTERNS)? {
@@ -199,8 +213,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             std::thread::sleep(interval);
             continue;
         }
-        if args.watch {
-            follow_restores(&mut history, &mut apps);
+        if args.watch || sampled {
+            follow_restores(&mut history, &mut apps, args.watch);
+        } else if needs_second_read(&apps) {
+            // Before Kafka Streams 3.5 nothing records a restore rate at INFO:
+            // a second read a moment later gives one (and so an ETA).
+            follow_restores(&mut history, &mut apps, false);
+            sampled = true;
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
         }
         for a in &apps {
             for i in &a.instances {

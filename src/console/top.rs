@@ -536,7 +536,7 @@ impl Top {
                     })
                 })
                 .collect();
-            let view = crate::insight::instance(target, snap, &app.client_id);
+            let mut view = crate::insight::instance(target, snap, &app.client_id);
             // The tasks' restore metric, or before 3.5 the restore consumers' lag.
             let restore_remaining = view
                 .restore_source
@@ -550,6 +550,8 @@ impl Top {
                     source: view.restore_source,
                 },
             );
+            self.restore_history
+                .fill_rates(&app.client_id, &mut view.restoring);
             let restore_progress = match restore_remaining {
                 Some(r) if r > 0.0 => {
                     let backlog = self.restore_backlog.entry(key.clone()).or_insert(r);

@@ -33,11 +33,11 @@ pub fn render(
         .into_iter()
         .find(|a| a.application_id == application_id)?;
     for i in &mut app.instances {
-        i.last_restores = restores
-            .iter()
-            .map(|h| h.phases(&i.client_id))
-            .find(|p| !p.is_empty())
-            .unwrap_or_default();
+        let Some(h) = restores.iter().find(|h| !h.phases(&i.client_id).is_empty()) else {
+            continue;
+        };
+        i.last_restores = h.phases(&i.client_id);
+        h.fill_rates(&i.client_id, &mut i.restoring);
     }
     let h = health::judge(&app, &Expect::default());
     let color = match h.status {

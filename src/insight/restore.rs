@@ -15,6 +15,10 @@ use crate::topology;
 
 use super::Restore;
 
+/// The help of `kafka_streams_restore_eta_seconds` (the health group and,
+/// before Kafka Streams 3.5, the state poller write it).
+pub const ETA_HELP: &str = "Seconds until a restoring task is done at its current restore rate (the task's, else its share of the state updater's; before 3.5, the rate at which its restore consumer's lag fell as the state poller saw it).";
+
 /// Where the records left to restore come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -352,8 +356,11 @@ fn from_consumer_lag(
 
 /// One restore phase as a `StateRestoreListener` would report it: it begins
 /// at the first read that sees records left and ends at the first read that
-/// sees none (both exact to one read interval; a restore shorter than one
-/// interval is not seen).
+/// sees none, once the next read confirms it (the restore consumer's lag of a
+/// task's next changelog partition shows only once that partition is being
+/// read, so one read between two partitions can see none left). Start and
+/// end are exact to one read interval; a restore shorter than one interval
+/// is not seen.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Track {
     /// Records left at the last read.
@@ -368,24 +375,51 @@ pub struct Track {
     pub finished: u64,
     /// The stores restored, when the source names them.
     pub stores: Vec<String>,
+    /// The thread restoring it (tasks).
+    pub thread: String,
+    /// Where the records left came from.
+    pub source: Option<RestoreSource>,
+    running: bool,
+    /// The first read that saw none left, while the next has not confirmed it.
+    zero_since: Option<u64>,
+    /// Records restored in the current restore, from the decreases seen.
+    restored: f64,
+    last_ms: u64,
 }
 
 impl Track {
     pub fn observe(&mut self, at_ms: u64, remaining: f64) {
-        let was = self.remaining > 0.0;
-        let is = remaining > 0.0;
-        if is && !was {
-            self.start_ms = Some(at_ms);
-            self.end_ms = None;
-            self.peak = 0.0;
-        } else if was && !is {
-            self.end_ms = Some(at_ms);
-            self.finished += 1;
-        }
-        if is {
+        if remaining > 0.0 {
+            if !self.running {
+                self.running = true;
+                self.start_ms = Some(at_ms);
+                self.end_ms = None;
+                self.peak = 0.0;
+                self.restored = 0.0;
+            } else if self.remaining > remaining {
+                self.restored += self.remaining - remaining;
+            }
+            self.zero_since = None;
             self.peak = self.peak.max(remaining);
+        } else if self.running {
+            self.restored += self.remaining;
+            match self.zero_since {
+                None => self.zero_since = Some(at_ms),
+                Some(z) => {
+                    self.end_ms = Some(z);
+                    self.finished += 1;
+                    self.running = false;
+                    self.zero_since = None;
+                }
+            }
         }
         self.remaining = remaining;
+        self.last_ms = at_ms;
+    }
+
+    /// Whether a restore runs (or its end awaits confirmation).
+    pub fn is_running(&self) -> bool {
+        self.running
     }
 
     /// Seconds the last finished restore took.
@@ -394,6 +428,14 @@ impl Track {
             (Some(s), Some(e)) => Some(e.saturating_sub(s) as f64 / 1e3),
             _ => None,
         }
+    }
+
+    /// Records per second restored so far in the running restore (the
+    /// decreases of the records left over the time since it began).
+    pub fn rate(&self) -> Option<f64> {
+        let start = self.start_ms.filter(|_| self.running)?;
+        let secs = self.last_ms.saturating_sub(start) as f64 / 1e3;
+        (secs > 0.0 && self.restored > 0.0).then(|| self.restored / secs)
     }
 }
 
@@ -467,13 +509,47 @@ impl History {
             if !r.stores.is_empty() {
                 t.stores = r.stores.clone();
             }
+            t.thread = r.thread.clone();
+            t.source = Some(r.source);
         }
         // A task no longer covered (moved away, closed) is no longer restoring here.
         for ((c, task), t) in self.tasks.iter_mut() {
-            if c == client_id && !seen.contains(task.as_str()) && t.remaining > 0.0 {
+            if c == client_id && !seen.contains(task.as_str()) && t.running {
                 t.observe(at_ms, 0.0);
             }
         }
+    }
+
+    /// Records per second the client's running restore has restored so far:
+    /// what its tasks' records left fell by (a task that finished counts
+    /// whole) over the time since it began. Per client rather than per task:
+    /// before 3.5 a restore consumer reads its partitions one after the
+    /// other, so a task's own lag shows only while it is being read.
+    pub fn client_rate(&self, client_id: &str) -> Option<f64> {
+        let c = self
+            .clients
+            .iter()
+            .find(|((_, c), t)| c == client_id && t.running)?
+            .1;
+        let start = c.start_ms?;
+        let secs = c.last_ms.saturating_sub(start) as f64 / 1e3;
+        let restored: f64 = self
+            .tasks
+            .iter()
+            .filter(|((c, _), t)| c == client_id && t.start_ms.is_some_and(|s| s >= start))
+            .map(|(_, t)| t.restored)
+            .sum();
+        (secs > 0.0 && restored > 0.0).then(|| restored / secs)
+    }
+
+    /// Gives restoring tasks without a rate of their own an even share of
+    /// the client's rate seen over the reads so far (Kafka Streams before
+    /// 3.5 records none at INFO), and so an ETA.
+    pub fn fill_rates(&self, client_id: &str, restoring: &mut [Restore]) {
+        let Some(rate) = self.client_rate(client_id) else {
+            return;
+        };
+        share_rate(restoring, rate);
     }
 
     /// The client's current or last restore (first), then each task's.
@@ -505,13 +581,25 @@ mod tests {
         r.observe(2_000, 900.0);
         r.observe(2_500, 100.0);
         assert_eq!((r.start_ms, r.end_ms, r.peak), (Some(1_500), None, 900.0));
+        // 900 -> 100: 800 restored in 1 s since the start.
+        assert_eq!(r.rate(), Some(800.0));
+        // One read with none left is not yet the end (the next partition may
+        // not show yet); a second one confirms it, dated at the first.
         r.observe(3_500, 0.0);
-        assert_eq!((r.end_ms, r.finished), (Some(3_500), 1));
-        assert_eq!(r.duration_seconds(), Some(2.0));
+        assert_eq!((r.end_ms, r.finished), (None, 0));
+        r.observe(3_700, 20.0);
         r.observe(4_000, 0.0);
+        r.observe(4_500, 0.0);
+        assert_eq!(
+            (r.start_ms, r.end_ms, r.finished),
+            (Some(1_500), Some(4_000), 1)
+        );
+        assert_eq!(r.duration_seconds(), Some(2.5));
+        assert_eq!(r.rate(), None);
+        r.observe(5_000, 0.0);
         assert_eq!(r.finished, 1);
-        r.observe(5_000, 10.0);
-        assert_eq!((r.start_ms, r.end_ms, r.peak), (Some(5_000), None, 10.0));
+        r.observe(5_500, 10.0);
+        assert_eq!((r.start_ms, r.end_ms, r.peak), (Some(5_500), None, 10.0));
     }
 
     const CLIENT: &str = "app.x-1234";
@@ -648,7 +736,9 @@ mod tests {
             (1_000, (0, 0)),
             (2_000, (50, 20)),
             (3_000, (10, 0)),
+            (4_000, (10, 0)),
             (5_000, (0, 0)),
+            (6_000, (0, 0)),
         ] {
             h.observe(at, "app.x", CLIENT, &progress(&lag(a, b), CLIENT));
         }
@@ -666,7 +756,37 @@ mod tests {
             ]
         );
         assert_eq!(phases[0].duration_seconds, Some(3.0));
+        assert_eq!(h.client_rate(CLIENT), None, "no restore running");
         assert_eq!(phases[1].stores, ["totals"]);
         assert!(h.phases("other").is_empty());
+    }
+
+    #[test]
+    fn the_clients_rate_spans_its_tasks_read_one_after_the_other() {
+        let mut h = History::default();
+        let lag = |l0: Option<i64>, l1: Option<i64>| {
+            old_client(
+                &[
+                    ("app_x-totals-changelog", 0, l0),
+                    ("app_x-counts-changelog", 0, l1),
+                ],
+                0.0,
+            )
+        };
+        // 0_0 is read first (its 600 fall to 0), then 1_0's lag shows.
+        for (at, l) in [
+            (1_000, lag(Some(600), None)),
+            (2_000, lag(Some(0), Some(900))),
+        ] {
+            h.observe(at, "app.x", CLIENT, &progress(&l, CLIENT));
+        }
+        assert_eq!(h.client_rate(CLIENT), Some(600.0));
+        let mut restoring = progress(&lag(Some(0), Some(900)), CLIENT).restoring();
+        h.fill_rates(CLIENT, &mut restoring);
+        assert_eq!(restoring.len(), 1);
+        assert_eq!(
+            (restoring[0].rate, restoring[0].eta_seconds),
+            (Some(600.0), Some(1.5))
+        );
     }
 }

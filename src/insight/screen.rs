@@ -486,6 +486,7 @@ mod tests {
 
         let done = client(0);
         h.observe(t0 + 12_500, "app", "app-1", &progress(&done, "app-1"));
+        h.observe(t0 + 12_800, "app", "app-1", &progress(&done, "app-1"));
         let s = screen(&done, &h, t0 + 13_000);
         assert!(!s.contains("restoring ("), "{s}");
         let row = s

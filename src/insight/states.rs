@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::restore::{self, History};
+use super::restore::{self, History, RestoreSource};
 use crate::exposition::Kind;
 use crate::jmx::Snapshot;
 use crate::streams::Out;
@@ -161,6 +161,45 @@ impl Tracker {
         }
     }
 
+    /// Before Kafka Streams 3.5 no metric gives a restore rate at INFO: the
+    /// ETA of a task restoring by its restore consumer's lag comes from how
+    /// fast the polls saw that lag fall.
+    fn restore_etas(&self, out: &mut Out) {
+        for (app, client) in self.restores.clients.keys() {
+            let Some(rate) = self.restores.client_rate(client) else {
+                continue;
+            };
+            let restoring: Vec<(&String, &restore::Track)> = self
+                .restores
+                .tasks
+                .iter()
+                .filter(|((c, _), t)| {
+                    c == client
+                        && t.source == Some(RestoreSource::RestoreConsumerLag)
+                        && t.is_running()
+                        && t.remaining > 0.0
+                })
+                .map(|((_, task), t)| (task, t))
+                .collect();
+            let share = rate / restoring.len().max(1) as f64;
+            for (task, t) in restoring {
+                let mut labels = vec![
+                    ("application_id".to_string(), app.clone()),
+                    ("client_id".to_string(), client.clone()),
+                    ("thread".to_string(), t.thread.clone()),
+                ];
+                crate::streams::task_labels(&mut labels, task);
+                out.add(
+                    "kafka_streams_restore_eta_seconds",
+                    Kind::Gauge,
+                    restore::ETA_HELP,
+                    labels,
+                    t.remaining / share,
+                );
+            }
+        }
+    }
+
     /// The tracker's families.
     pub fn families(&self, out: &mut Out) {
         for ((app, client), r) in &self.restores.clients {
@@ -207,6 +246,7 @@ impl Tracker {
                 );
             }
         }
+        self.restore_etas(out);
         for ((app, client, thread), t) in &self.tracks {
             let mut base = vec![
                 ("application_id".to_string(), app.clone()),

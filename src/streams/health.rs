@@ -91,7 +91,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             out.add(
                 "kafka_streams_restore_eta_seconds",
                 Kind::Gauge,
-                "Seconds until a restoring task is done at its current restore rate (the task's, else its share of the state updater's, or before 3.5 of its restore consumer's fetch rate).",
+                insight::restore::ETA_HELP,
                 labels,
                 eta,
             );
