@@ -1016,23 +1016,11 @@ fn draw_interceptors(f: &mut Frame, area: ratatui::layout::Rect, r: &AppRow) {
                 Constraint::Length(10),
             ],
         )
-        .header(
-            Row::new([
-                "TOPIC",
-                "SENT",
-                "ACKED",
-                "FAILED",
-                "SEND-ACK",
-                "CONSUMED",
-                "RECORD AGE",
-                "COMMITS",
-                "COMMITTED",
-            ])
-            .bold(),
-        )
-        .block(Block::bordered().title(
-            " interceptors (SEND-ACK, RECORD AGE: p50/p99; COMMITTED: sum of partition offsets) ",
-        )),
+        .header(Row::new(crate::insight::interceptors::COLUMNS).bold())
+        .block(Block::bordered().title(format!(
+            " interceptors ({}) ",
+            crate::insight::interceptors::LEGEND
+        ))),
         area,
     );
 }

@@ -15,6 +15,24 @@ use crate::exposition::HistogramValue;
 use crate::jmx::{Bean, Snapshot};
 use crate::streams::interceptors::{read_histogram, DOMAIN};
 
+/// The per-topic table's columns, in order, in every view that shows it
+/// (`status`'s screen, `top`'s drill-in).
+pub const COLUMNS: [&str; 9] = [
+    "TOPIC",
+    "SENT",
+    "ACKED",
+    "FAILED",
+    "SEND-ACK",
+    "CONSUMED",
+    "RECORD AGE",
+    "COMMITS",
+    "COMMITTED",
+];
+
+/// What the table's less obvious columns hold (its title).
+pub const LEGEND: &str =
+    "SEND-ACK and RECORD AGE: p50/p99; COMMITTED: sum of the partitions' committed offsets";
+
 /// A latency histogram in a few numbers (seconds).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {

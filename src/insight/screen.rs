@@ -288,25 +288,18 @@ fn interceptor_lines(out: &mut String, flows: &[TopicFlow]) {
     if flows.is_empty() {
         return;
     }
-    out.push_str("  interceptors (SEND-ACK and RECORD AGE: p50/p99; COMMITTED: sum of the partitions' committed offsets):\n");
+    let _ = writeln!(out, "  interceptors ({}):", super::interceptors::LEGEND);
     let w = flows
         .iter()
         .map(|f| f.topic.len())
         .max()
         .unwrap_or(0)
         .max(5);
+    let [topic, sent, acked, failed, send_ack, consumed, age, commits, committed] =
+        super::interceptors::COLUMNS;
     let _ = writeln!(
         out,
-        "    {:<w$} {:>8} {:>8} {:>6} {:>13} {:>9} {:>13} {:>7} {:>10}",
-        "TOPIC",
-        "SENT",
-        "ACKED",
-        "FAILED",
-        "SEND-ACK",
-        "CONSUMED",
-        "RECORD AGE",
-        "COMMITS",
-        "COMMITTED"
+        "    {topic:<w$} {sent:>8} {acked:>8} {failed:>6} {send_ack:>13} {consumed:>9} {age:>13} {commits:>7} {committed:>10}"
     );
     for f in flows {
         let committed = if f.committed.is_empty() {
