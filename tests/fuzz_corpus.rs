@@ -1,5 +1,6 @@
 //! The fuzz corpora as a regression test on the stable toolchain: every
-//! committed input of `fuzz/corpus/<target>/` goes through the same body the
+//! committed input of `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/`
+//! (inputs that once crashed it) goes through the same body the
 //! libFuzzer binary runs (`fuzz/src/lib.rs`, included here), built with debug
 //! assertions and overflow checks. A parser change that panics on an input
 //! the fuzzers once found interesting fails here, without a nightly build.
@@ -15,7 +16,7 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
 }
 
-fn body(target: &str) -> fn(&[u8]) {
+fn body(target: &str) -> harness::Body {
     harness::TARGETS
         .iter()
         .find(|(name, _)| *name == target)
@@ -33,6 +34,10 @@ fn replay(target: &str) {
         .map(|e| e.expect("corpus entry").path())
         .filter(|p| p.is_file())
         .collect();
+    // Inputs that once crashed the target, kept apart from the minimised corpus.
+    if let Ok(rd) = std::fs::read_dir(fuzz_dir().join("regressions").join(target)) {
+        files.extend(rd.flatten().map(|e| e.path()).filter(|p| p.is_file()));
+    }
     files.sort();
     assert!(
         files.len() >= 5,

@@ -15,9 +15,12 @@ use ksbridge::jmx::snapshot::Snapshot;
 use ksbridge::topology::{self, render, render::Format};
 use ksbridge::web::config;
 
+/// A target's body: the input bytes in, a panic only on a finding.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the `fuzz_targets/<name>.rs` binary and the
 /// `corpus/<name>/` directory) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("objectname", objectname),
     ("wire", wire),
     ("capture_json", capture_json),
