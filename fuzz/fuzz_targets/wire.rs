@@ -1,10 +1,5 @@
-//! The shim's wire-buffer decoder: any bytes decode or fail cleanly.
+//! libFuzzer entry of the `wire` target; its body (what it feeds and
+//! checks) is `ksbridge_fuzz::wire` in `fuzz/src/lib.rs`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(result) = ksbridge::jmx::wire::decode(data) {
-        let _ = result.snapshot.to_json();
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ksbridge_fuzz::wire(data));

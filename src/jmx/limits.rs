@@ -93,9 +93,12 @@ pub mod reason {
 pub struct Cuts(pub BTreeMap<&'static str, u64>);
 
 impl Cuts {
+    /// Counts `n` more cut under `reason`, saturating: the counts come from
+    /// the shim's buffer, and a garbled one must not overflow.
     pub fn add(&mut self, reason: &'static str, n: u64) {
         if n > 0 {
-            *self.0.entry(reason).or_insert(0) += n;
+            let count = self.0.entry(reason).or_insert(0);
+            *count = count.saturating_add(n);
         }
     }
 

@@ -292,6 +292,18 @@ mod tests {
     }
 
     #[test]
+    fn huge_cut_counts_saturate() {
+        // Found by the `wire` fuzz target: two counts that overflow a u64.
+        let mut b = sample();
+        b.extend(2u32.to_be_bytes());
+        for _ in 0..2 {
+            s(&mut b, "beans");
+            b.extend(u64::MAX.to_be_bytes());
+        }
+        assert_eq!(decode(&b).unwrap().cuts.get("beans"), u64::MAX);
+    }
+
+    #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let full = sample();
         for n in 0..full.len() {
