@@ -166,6 +166,9 @@ fn fifty_restarts_leave_threads_flat() {
         if round == 1 {
             first = Some(now);
         }
+        if let Some(nmt) = native_memory(&serve) {
+            eprintln!("round {round}: RSS {} KiB; {nmt}", now.1);
+        }
     }
     let (threads0, rss0) = first.unwrap();
     eprintln!("threads, RSS KiB, settle time per round: {per_round:?}");
@@ -185,6 +188,36 @@ fn fifty_restarts_leave_threads_flat() {
     );
     assert!(renew_clean_threads(&serve) <= TARGETS);
     drop(jvms);
+}
+
+/// With `KSBRIDGE_TEST_NMT` set (and `KSBRIDGE_JVM_OPTIONS` giving the
+/// embedded JVM `-XX:NativeMemoryTracking=summary -XX:+StartAttachListener`),
+/// the embedded JVM's own account of its memory, by `jcmd`: committed KiB
+/// per category. For finding where memory goes, not for asserting.
+fn native_memory(serve: &Serve) -> Option<String> {
+    std::env::var_os("KSBRIDGE_TEST_NMT")?;
+    let jcmd = common::replay::java_bin().with_file_name("jcmd");
+    let out = std::process::Command::new(jcmd)
+        .args([&serve.pid().to_string(), "VM.native_memory", "summary"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = Vec::new();
+    for l in text.lines() {
+        let l = l.trim_start_matches(['-', ' ']);
+        let Some((name, rest)) = l.split_once('(').or_else(|| l.split_once(':')) else {
+            continue;
+        };
+        let Some(c) = rest.split("committed=").nth(1) else {
+            continue;
+        };
+        let kb = c.trim_end_matches([')', ' ']).trim_end_matches("KB");
+        if name.trim().is_empty() || l.starts_with('(') {
+            continue;
+        }
+        parts.push(format!("{}={kb}", name.trim()));
+    }
+    Some(parts.join(" "))
 }
 
 /// Threads of the process sampled every 10 ms until `stop`: the peak.
