@@ -285,45 +285,16 @@ fn define_classes(env: &mut JNIEnv) -> Result<GlobalRef, JvmError> {
         .map_err(|e| JvmError::Startup(format!("global ref: {e}")))
 }
 
-/// `Shim.releaseNative()`: hands the C heap's free pages back to the
-/// system (`malloc_trim`), after the collection that follows closed
-/// connections. Each connection's threads (RMI, notifications, the read
-/// pool's) allocate in glibc's per-thread arenas; without this their freed
-/// memory stays resident, and a target that restarts every few minutes
-/// grows the process a little each time. Returns whether anything was released.
-extern "system" fn release_native(_env: JNIEnv, _class: JClass) -> jboolean {
-    #[cfg(target_env = "gnu")]
-    {
-        // Safety: malloc_trim only walks glibc's own heap structures under
-        // their locks; it has no preconditions and is safe to call from any
-        // thread at any time.
-        let released = unsafe { libc::malloc_trim(0) };
-        u8::from(released == 1)
-    }
-    #[cfg(not(target_env = "gnu"))]
-    {
-        0
-    }
-}
-
 /// Binds the shim's native methods to their Rust functions.
 fn register_natives(env: &mut JNIEnv, shim: &GlobalRef) -> Result<(), JvmError> {
     let class: &JClass = shim.as_obj().into();
     // The function's signature matches the declaration in Shim.java
     // (`static native boolean cancelled()`): (JNIEnv*, jclass) -> jboolean.
-    let methods = [
-        NativeMethod {
-            name: "cancelled".into(),
-            sig: "()Z".into(),
-            fn_ptr: cancelled as *mut std::ffi::c_void,
-        },
-        // `static native boolean releaseNative()`: the same shape.
-        NativeMethod {
-            name: "releaseNative".into(),
-            sig: "()Z".into(),
-            fn_ptr: release_native as *mut std::ffi::c_void,
-        },
-    ];
+    let methods = [NativeMethod {
+        name: "cancelled".into(),
+        sig: "()Z".into(),
+        fn_ptr: cancelled as *mut std::ffi::c_void,
+    }];
     env.register_native_methods(class, &methods).map_err(|e| {
         let detail = take_exception(env).map(|(c, m)| format!("{c}: {m}"));
         JvmError::Startup(format!(

@@ -150,24 +150,7 @@ public final class Shim {
         collect = JANITOR.schedule(() -> {
             System.gc();
             collections++;
-            releaseFreedNative();
         }, COLLECT_AFTER_MS, TimeUnit.MILLISECONDS);
-    }
-
-    /**
-     * Returns the C heap's free pages to the system (src/jvm/runtime.rs):
-     * the closed connection's threads freed their native memory, which
-     * glibc otherwise keeps resident in its per-thread arenas.
-     */
-    static native boolean releaseNative();
-
-    private static void releaseFreedNative() {
-        if (noNatives) return;
-        try {
-            releaseNative();
-        } catch (UnsatisfiedLinkError e) {
-            noNatives = true;
-        }
     }
 
     /** How many post-close collections have run. */
