@@ -130,8 +130,14 @@ fn time<T>(n: usize, mut f: impl FnMut() -> T) -> (f64, u64, T) {
 
 fn report(label: &str, snapshot: &Snapshot, iterations: usize) {
     let options = Options::default();
-    let (model_ms, model_allocs, families) =
-        time(iterations, || families_of(snapshot, "bench", &options));
+    // Each run gets a snapshot of its own, as each scrape does (a clone
+    // carries no index or cache built by an earlier run), cloned untimed.
+    let mut fresh = Vec::with_capacity(iterations + 1);
+    fresh.resize_with(iterations + 1, || snapshot.clone());
+    let (model_ms, model_allocs, families) = time(iterations, || {
+        let s = fresh.pop().unwrap_or_default();
+        families_of(&s, "bench", &options)
+    });
     // What `Scraper::scrape` does with the sources' families: merge them with
     // the self-metrics into the list it serves.
     let served = [families.as_slice()];

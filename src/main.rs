@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    ksbridge::jvm::limit_malloc_arenas();
     let cli = match ksbridge::cli::parse(std::env::args_os().collect()) {
         Ok(c) => c,
         Err(e) => e.exit(),

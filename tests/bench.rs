@@ -45,6 +45,7 @@ fn quick_benchmark_prints_its_table() {
     for section in [
         "## model + merge + encoding",
         "## warm /metrics",
+        "## the RMI floor",
         "## many targets",
     ] {
         assert!(stdout.contains(section), "no {section:?} in:\n{stdout}");
@@ -75,6 +76,11 @@ fn quick_benchmark_prints_its_table() {
             .collect::<Vec<_>>(),
         vec![Some(1), Some(2)]
     );
+    // The floor client read the same target, in both JVM settings.
+    for run in ["rmi_floor_default_jit", "rmi_floor_embedded_flags"] {
+        let median = res["floor"]["runs"][run]["median_ms"].as_f64();
+        assert!(median.is_some_and(|m| m > 0.0), "{run}: {}", res["floor"]);
+    }
     let model = res["model"].as_array().expect("model");
     assert!(model[0]["samples"].as_u64().unwrap_or(0) > 0, "{model:?}");
 }

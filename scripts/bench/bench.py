@@ -258,7 +258,9 @@ def part_targets(a, quick):
     for n in counts:
         pids = [replay(a.replay_classes, 100, 10, heap="48m")[1] for _ in range(n)]
         proc, url = serve(a.bin, pids)
-        for _ in range(3):
+        # Warm every target's JIT (RMI server, serialization) as in a long
+        # run: a cold target costs several times its warm CPU per read.
+        for _ in range(2 if quick else (4 if n > 10 else 10)):
             scrape(url)
         k0 = cpu_s(proc.pid)
         t0 = [cpu_s(p) for p in pids]
@@ -306,7 +308,8 @@ def part_flags(a, quick):
     beans, rounds = (200, 3) if quick else (2000, 15)
     _, pid = replay(a.replay_classes, beans, 10)
     out = []
-    for flags in FLAGS[:2] if quick else FLAGS[:a.flags]:
+    sets = a.flag_set or (FLAGS[:2] if quick else FLAGS[:a.flags])
+    for flags in sets:
         env = dict(os.environ, KSBRIDGE_JVM_OPTIONS=flags)
         port = free_port()
         p = start([a.bin, "serve", "--web.listen-address", f"127.0.0.1:{port}", "--no-group.jvm",
@@ -332,6 +335,41 @@ def part_flags(a, quick):
         p.wait()
     stop_all()
     return {"beans": beans, "runs": out}
+
+
+# The embedded JVM's own settings (src/jvm/runtime.rs), for the floor client
+# that runs like ksbridge's reader.
+EMBEDDED_JVM = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-Xmx128m"]
+
+
+def part_floor(a, quick):
+    """ksbridge's warm read against the bare RMI floor on the same target:
+    scripts/bench/RmiFloor.java (a plain Java JMX client doing only the bulk
+    getAttributes per bean), with the JVM's default compilers and with the
+    embedded JVM's C1-only settings."""
+    beans, rounds = (200, 3) if quick else (2000, a.rounds)
+    _, pid = replay(a.replay_classes, beans, 10)
+    proc, url = serve(a.bin, [pid])
+    for _ in range(3):
+        scrape(url)
+    lat, kcpu, tcpu = [], [], []
+    for _ in range(rounds):
+        k0, t0 = cpu_s(proc.pid), cpu_s(pid)
+        lat.append(scrape(url)[0])
+        kcpu.append(cpu_s(proc.pid) - k0)
+        tcpu.append(cpu_s(pid) - t0)
+    runs = {"ksbridge": {"median_ms": median(lat) * 1e3, "p95_ms": p95(lat) * 1e3,
+                         "client_cpu_ms": statistics.mean(kcpu) * 1e3,
+                         "target_cpu_ms": statistics.mean(tcpu) * 1e3}}
+    source = os.path.join(ROOT, "scripts/bench/RmiFloor.java")
+    for label, flags in (("rmi_floor_default_jit", ["-XX:+UseSerialGC"]),
+                         ("rmi_floor_embedded_flags", EMBEDDED_JVM)):
+        r = subprocess.run(["java", *flags, source, str(pid), str(rounds), "2"],
+                           capture_output=True, text=True, timeout=600)
+        line = [x for x in r.stdout.splitlines() if x.startswith("{")]
+        runs[label] = json.loads(line[-1]) if line else {"error": (r.stderr or "no output")[-200:]}
+    stop_all()
+    return {"beans": beans, "rounds": rounds, "runs": runs}
 
 
 def part_lag(spec):
@@ -391,12 +429,12 @@ def table(res, agent_version):
           f"jmx_exporter {agent_version}; load before {m['load']}, after {res['load_after']}")
     print("\n## model + merge + encoding (ksbridge's own work on one snapshot; goal <= 5 ms)")
     print(f"{'snapshot':28}{'samples':>8}{'model':>8}{'merge':>8}{'0.0.4':>8}{'OM':>8}{'total ms':>10}{'allocs':>9}")
-    for r in res["model"]:
+    for r in res["model"] or []:
         ms, al = r["median_ms"], r["allocations"]
         print(f"{os.path.basename(r['snapshot']):28}{r['samples']:>8}{ms['model']:>8.2f}{ms['merge']:>8.2f}"
               f"{ms['text_0_0_4']:>8.2f}{ms['openmetrics']:>8.2f}{ms['model_merge_text']:>10.2f}"
               f"{al['model'] + al['merge'] + al['text_0_0_4']:>9}")
-    s = res["scrape"]
+    s = res["scrape"] or {"peers": {}, "beans": "-", "attrs": "-", "rounds": 0}
     p = s["peers"]
     print(f"\n## warm /metrics, {s['beans']} beans x {s['attrs']} attributes, {s['rounds']} alternating rounds")
     print(f"{'':28}{'median ms':>10}{'p95':>8}{'1st ms':>8}{'target CPU':>11}{'ksb CPU':>9}{'target I/O KiB':>15}"
@@ -430,10 +468,33 @@ def table(res, agent_version):
               f"target pid {prof['target_pid']}; share of all samples by process, thread, object)")
         for line in prof["rows"]:
             print("  " + line)
+    fr = res.get("floor")
+    if fr:
+        print(f"\n## the RMI floor ({fr['beans']} beans, {fr['rounds']} reads each; "
+              "scripts/bench/RmiFloor.java: bulk getAttributes per bean and nothing else, 2 threads)")
+        print(f"{'':28}{'median ms':>10}{'p95':>8}{'reader CPU ms':>14}{'target CPU ms':>14}")
+        for label, r in fr["runs"].items():
+            if "error" in r:
+                print(f"{label:28}  {r['error']}")
+                continue
+            print(f"{label:28}{f(r['median_ms']):>10}{f(r['p95_ms']):>8}{f(r['client_cpu_ms']):>14}"
+                  f"{f(r['target_cpu_ms']):>14}")
+        k = fr["runs"]["ksbridge"]
+        for label in ("rmi_floor_default_jit", "rmi_floor_embedded_flags"):
+            r = fr["runs"].get(label, {})
+            if "median_ms" in r:
+                print(f"  ksbridge/{label}: median {ratio(k['median_ms'], r['median_ms'])}, "
+                      f"reader CPU {ratio(k['client_cpu_ms'], r['client_cpu_ms'])}, "
+                      f"target CPU {ratio(k['target_cpu_ms'], r['target_cpu_ms'])}")
+        agent = (res.get("scrape") or {}).get("peers", {}).get("jmx_exporter_catch_all")
+        r = fr["runs"].get("rmi_floor_default_jit", {})
+        if agent and "median_ms" in r:
+            print(f"  rmi_floor_default_jit/jmx_exporter_catch_all (scrape part): median "
+                  f"{ratio(r['median_ms'], agent['median_ms'])}")
     print("\n## many targets (replay JVMs of 100 beans x 10 attributes in one serve)")
     print(f"{'targets':>8}{'median ms':>10}{'p95':>8}{'ksb CPU/target-scrape':>23}{'target CPU/t-s':>16}"
           f"{'wall/(CPU/cores)':>18}{'ksb RSS':>9}{'threads':>8}")
-    for r in res["targets"]:
+    for r in res["targets"] or []:
         print(f"{r['targets']:>8}{f(r['median_ms']):>10}{f(r['p95_ms']):>8}"
               f"{f(r['ksbridge_cpu_ms_per_target_scrape'], 2):>23}{f(r['target_cpu_ms_per_target_scrape'], 2):>16}"
               f"{f(r['wall_over_cpu_per_core'], 2):>18}{f(r['ksbridge_rss_mib']):>9}{r['ksbridge_threads']:>8}")
@@ -474,16 +535,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=25, help="alternating scrape rounds")
     ap.add_argument("--targets", default="1,10,50", help="target counts of the many-targets part")
     ap.add_argument("--flags", type=int, default=len(FLAGS), help="how many JVM flag sets to measure")
+    ap.add_argument("--flag-set", action="append",
+                    help="measure this embedded-JVM flag set instead of the built-in list (repeatable)")
+    ap.add_argument("--only", default="model,scrape,floor,targets,flags,lag",
+                    help="comma-separated parts to run (model, scrape, floor, targets, flags, lag)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    only = set(a.only.split(","))
     res = {"machine": machine(), "profile": a.profile, "quick": a.quick}
     try:
-        res["model"] = part_model(a.model_bin, a.quick)
-        res["scrape"] = part_scrape(a, a.quick)
-        res["targets"] = part_targets(a, a.quick)
-        res["flags"] = None if a.quick else part_flags(a, a.quick)
+        res["model"] = part_model(a.model_bin, a.quick) if "model" in only else None
+        res["scrape"] = part_scrape(a, a.quick) if "scrape" in only else None
+        res["floor"] = part_floor(a, a.quick) if "floor" in only else None
+        res["targets"] = part_targets(a, a.quick) if "targets" in only else None
+        res["flags"] = part_flags(a, a.quick) if "flags" in only and (a.flag_set or not a.quick) else None
         lag = os.environ.get("KSB_BENCH_LAG")
-        res["lag"] = part_lag(lag) if lag and not a.quick else None
+        res["lag"] = part_lag(lag) if lag and not a.quick and "lag" in only else None
     finally:
         stop_all()
     res["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())

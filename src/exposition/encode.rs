@@ -98,6 +98,7 @@ fn encode_in(families: &[Family], format: Format) -> String {
         Format::OpenMetrics => write_openmetrics_value,
         Format::Text004 => write_value,
     };
+    let mut blocks = LabelBlocks::default();
     for f in families.iter().filter(|f| !f.samples.is_empty()) {
         let l = lines(&f.name, f.kind, format);
         for (word, text) in [
@@ -116,7 +117,7 @@ fn encode_in(families: &[Family], format: Format) -> String {
                 continue;
             }
             out.push_str(&l.sample);
-            write_labels(&mut out, &s.labels, None);
+            blocks.write(&mut out, &s.labels);
             out.push(' ');
             if l.constant_one {
                 out.push('1');
@@ -161,6 +162,27 @@ fn write_openmetrics_value(out: &mut String, v: f64) {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else {
         out.push_str(dtoa::Buffer::new().format_finite(v));
+    }
+}
+
+/// Label sets rendered once per encoding: samples share sets (every sample of
+/// one bean holds the same [`super::Labels`], across families), so each set
+/// is escaped once and copied for the others. Keyed by the set's identity,
+/// which is stable while the families are borrowed.
+#[derive(Default)]
+struct LabelBlocks {
+    text: String,
+    at: std::collections::HashMap<usize, (usize, usize), foldhash::fast::FixedState>,
+}
+
+impl LabelBlocks {
+    fn write(&mut self, out: &mut String, labels: &super::Labels) {
+        let (start, end) = *self.at.entry(labels.id()).or_insert_with(|| {
+            let start = self.text.len();
+            write_labels(&mut self.text, labels, None);
+            (start, self.text.len())
+        });
+        out.push_str(&self.text[start..end]);
     }
 }
 

@@ -152,6 +152,45 @@ pub struct Snapshot {
     /// Wall-clock time of the read, ms since the epoch.
     pub taken_at_ms: u64,
     pub beans: Vec<Bean>,
+    /// Bean positions by domain and `type=`, built on the first
+    /// [`Snapshot::of_type`] (every metric group asks for its types: a scan
+    /// of every bean per group otherwise).
+    types: TypeIndex,
+}
+
+/// The type index and the `beans` vector it was built from (address and
+/// length): a vector replaced or grown since is scanned instead.
+#[derive(Debug, Default)]
+struct TypeIndex(std::sync::OnceLock<(usize, usize, TypeMap)>);
+
+type TypeMap = std::collections::HashMap<(String, String), Vec<u32>, foldhash::fast::FixedState>;
+
+impl Clone for TypeIndex {
+    fn clone(&self) -> Self {
+        TypeIndex::default() // a clone's beans live elsewhere: built again on demand
+    }
+}
+
+impl PartialEq for TypeIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true // derived data: snapshots are equal by their beans
+    }
+}
+
+/// Beans of one type: through the index, or a scan when it does not apply.
+enum OfType<'a, I> {
+    Indexed(&'a [Bean], std::slice::Iter<'a, u32>),
+    Scan(I),
+}
+
+impl<'a, I: Iterator<Item = &'a Bean>> Iterator for OfType<'a, I> {
+    type Item = &'a Bean;
+    fn next(&mut self) -> Option<&'a Bean> {
+        match self {
+            OfType::Indexed(beans, at) => at.next().map(|&i| &beans[i as usize]),
+            OfType::Scan(it) => it.next(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,14 +209,39 @@ pub enum SnapshotError {
 impl Snapshot {
     pub fn new(taken_at_ms: u64, mut beans: Vec<Bean>) -> Self {
         beans.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
-        Snapshot { taken_at_ms, beans }
+        Snapshot {
+            taken_at_ms,
+            beans,
+            types: TypeIndex::default(),
+        }
     }
 
     /// Beans of one domain and `type=` key, e.g. `("kafka.streams", "stream-thread-metrics")`.
     pub fn of_type<'a>(&'a self, domain: &'a str, ty: &'a str) -> impl Iterator<Item = &'a Bean> {
-        self.beans
-            .iter()
-            .filter(move |b| b.name.domain() == domain && b.name.get("type") == Some(ty))
+        let here = (self.beans.as_ptr() as usize, self.beans.len());
+        let (ptr, len, map) = self.types.0.get_or_init(|| {
+            let mut map = TypeMap::default();
+            for (i, b) in self.beans.iter().enumerate() {
+                if let Some(t) = b.name.get("type") {
+                    map.entry((b.name.domain().to_string(), t.to_string()))
+                        .or_default()
+                        .push(i as u32);
+                }
+            }
+            (here.0, here.1, map)
+        });
+        if (*ptr, *len) == here && self.beans.len() <= u32::MAX as usize {
+            let at = map
+                .get(&(domain.to_string(), ty.to_string()))
+                .map(|v| v.as_slice())
+                .unwrap_or_default();
+            return OfType::Indexed(&self.beans, at.iter());
+        }
+        OfType::Scan(
+            self.beans
+                .iter()
+                .filter(move |b| b.name.domain() == domain && b.name.get("type") == Some(ty)),
+        )
     }
 
     pub fn find(&self, name: &str) -> Option<&Bean> {

@@ -200,7 +200,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             1.0,
         );
         let rules = RULES.with_rates(ctx.rates);
-        emit_bean(out, ctx, b, &rules, &labels, |a| {
+        emit_bean(out, ctx, b, &rules, &labels[..], |a| {
             (GROUP.level)(CLIENT_BEANS.ty, a)
         });
     }

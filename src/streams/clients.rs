@@ -155,13 +155,13 @@ fn consumer_like(
             (Some(_), None) => &topic,
             _ => &fetch,
         };
-        emit_bean(out, ctx, b, r, &labels, CONSUMER.level_of(b));
+        emit_bean(out, ctx, b, r, &labels[..], CONSUMER.level_of(b));
     }
     for b in snapshot.of_type(COORDINATOR_BEANS.domain, COORDINATOR_BEANS.ty) {
         let Some(labels) = labels_of(ctx, b, want) else {
             continue;
         };
-        emit_bean(out, ctx, b, &coordinator, &labels, CONSUMER.level_of(b));
+        emit_bean(out, ctx, b, &coordinator, &labels[..], CONSUMER.level_of(b));
     }
 }
 
@@ -184,7 +184,7 @@ fn build_producer(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             let Some(labels) = labels_of(ctx, b, Role::Producer) else {
                 continue;
             };
-            emit_bean(out, ctx, b, r, &labels, PRODUCER.level_of(b));
+            emit_bean(out, ctx, b, r, &labels[..], PRODUCER.level_of(b));
         }
     }
 }
@@ -195,7 +195,7 @@ fn build_admin(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         let Some(labels) = labels_of(ctx, b, Role::Admin) else {
             continue;
         };
-        emit_bean(out, ctx, b, &r, &labels, ADMIN.level_of(b));
+        emit_bean(out, ctx, b, &r, &labels[..], ADMIN.level_of(b));
     }
 }
 

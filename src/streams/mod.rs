@@ -236,11 +236,13 @@ impl Context {
     /// `application_id`, `client_id` and `thread` labels for a thread id.
     pub fn thread_labels(&self, thread_id: &str) -> Vec<(String, String)> {
         let o = self.owner(thread_id);
-        vec![
-            ("application_id".into(), o.application_id),
-            ("client_id".into(), o.client_id),
-            ("thread".into(), o.rest),
-        ]
+        // Room for what groups add after these (task, subtopology,
+        // partition, a node or store, target): one allocation per bean.
+        let mut labels = Vec::with_capacity(8);
+        labels.push(("application_id".into(), o.application_id));
+        labels.push(("client_id".into(), o.client_id));
+        labels.push(("thread".into(), o.rest));
+        labels
     }
 }
 
@@ -320,12 +322,17 @@ pub fn emit_bean(
     ctx: &Context,
     bean: &Bean,
     rules: &Rules<'_>,
-    labels: impl Into<Labels>,
+    labels: impl Into<Vec<(String, String)>>,
     select: impl Fn(&str) -> Option<Level>,
 ) {
     let kafka_type = bean.name.get("type").unwrap_or_default();
     // One shared label set and one hash for all the bean's samples (a `Vec`
-    // passed by value is moved in, not copied).
+    // passed by value is moved in, not copied), with the `target` label
+    // [`finish`] would otherwise add by rebuilding the set.
+    let mut labels = labels.into();
+    if !labels.iter().any(|(k, _)| k == "target") {
+        labels.push(("target".to_string(), ctx.target.clone()));
+    }
     let labels: Labels = labels.into();
     let mut hash: Option<u64> = None;
     for attr in &bean.attributes {
@@ -422,6 +429,10 @@ pub fn build_counted(snapshot: &Snapshot, ctx: &Context, options: &Options) -> (
 /// than `label_length` bytes (cut, and counted once per cut value).
 pub fn finish(families: &mut Vec<Family>, target: &str, label_length: usize) -> Cuts {
     let mut cuts = Cuts::default();
+    // Samples share label sets, across families too (one set per bean): each
+    // set is looked at and rebuilt once per snapshot, keyed by its identity
+    // (the original is kept alive in the map, so its address is not reused).
+    let mut rebuilt: HashMap<usize, (Labels, Labels, u64), Fast> = HashMap::default();
     for f in families.iter_mut() {
         if f.kind == Kind::Counter {
             let before = f.samples.len();
@@ -432,35 +443,17 @@ pub fn finish(families: &mut Vec<Family>, target: &str, label_length: usize) -> 
             );
         }
         let mut cut_here = false;
-        // Samples share label sets: each set is rebuilt once (the original
-        // kept alive in the map, so its address is not reused meanwhile).
-        let mut rebuilt: std::collections::HashMap<usize, (Labels, Labels, u64)> =
-            std::collections::HashMap::new();
         for s in &mut f.samples {
-            let long = s.labels.iter().any(|(_, v)| v.len() > label_length);
-            if !long && s.labels.iter().any(|(k, _)| k == "target") {
-                continue;
-            }
-            let entry = rebuilt.entry(s.labels.id()).or_insert_with(|| {
-                let mut pairs = s.labels.to_vec();
-                let mut cut = 0;
-                for (_, v) in &mut pairs {
-                    if v.len() > label_length {
-                        let keep = crate::jmx::objectname::truncate(v, label_length).len();
-                        v.truncate(keep);
-                        cut += 1;
-                    }
-                }
-                if !pairs.iter().any(|(k, _)| k == "target") {
-                    pairs.push(("target".to_string(), target.to_string()));
-                }
-                (s.labels.clone(), Labels::from(pairs), cut)
-            });
+            let entry = rebuilt
+                .entry(s.labels.id())
+                .or_insert_with(|| stamped(&s.labels, target, label_length));
             if entry.2 > 0 {
                 cuts.add(limits::reason::LABEL_LENGTH, entry.2);
                 cut_here = true;
             }
-            s.labels = entry.1.clone();
+            if !Labels::same(&entry.1, &s.labels) {
+                s.labels = entry.1.clone();
+            }
         }
         if cut_here {
             // Values cut short may coincide: one sample per label set (the first).
@@ -470,6 +463,29 @@ pub fn finish(families: &mut Vec<Family>, target: &str, label_length: usize) -> 
     }
     families.retain(|f| !f.samples.is_empty());
     cuts
+}
+
+/// One label set as served: `(original, with target and values cut, values cut)`.
+fn stamped(labels: &Labels, target: &str, label_length: usize) -> (Labels, Labels, u64) {
+    let long = labels.iter().any(|(_, v)| v.len() > label_length);
+    if !long && labels.iter().any(|(k, _)| k == "target") {
+        return (labels.clone(), labels.clone(), 0);
+    }
+    let mut pairs = Vec::with_capacity(labels.len() + 1);
+    let mut cut = 0;
+    for (k, v) in labels.iter() {
+        let v = if v.len() > label_length {
+            cut += 1;
+            crate::jmx::objectname::truncate(v, label_length)
+        } else {
+            v.as_str()
+        };
+        pairs.push((k.clone(), v.to_string()));
+    }
+    if !pairs.iter().any(|(k, _)| k == "target") {
+        pairs.push(("target".to_string(), target.to_string()));
+    }
+    (labels.clone(), Labels::from(pairs), cut)
 }
 
 /// The families of one snapshot read from `target` (a live read, a capture file, a golden test).

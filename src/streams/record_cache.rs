@@ -30,6 +30,6 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         if let Some(store) = b.name.get("record-cache-id") {
             labels.push(("store".into(), store.to_string()));
         }
-        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
+        emit_bean(out, ctx, b, &rules, &labels[..], GROUP.level_of(b));
     }
 }

@@ -110,6 +110,6 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         let Some(labels) = store_labels(ctx, b) else {
             continue;
         };
-        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
+        emit_bean(out, ctx, b, &rules, &labels[..], GROUP.level_of(b));
     }
 }

@@ -23,6 +23,6 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             continue;
         };
         let labels = ctx.thread_labels(thread_id);
-        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
+        emit_bean(out, ctx, b, &rules, &labels[..], GROUP.level_of(b));
     }
 }

@@ -70,7 +70,11 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         };
         let e2e = |a: &str| a.starts_with("record-e2e-latency-");
         let level = GROUP.level_of(b);
-        emit_bean(out, ctx, b, &ns, &labels, |a| level(a).filter(|_| !e2e(a)));
-        emit_bean(out, ctx, b, &ms, &labels, |a| level(a).filter(|_| e2e(a)));
+        emit_bean(out, ctx, b, &ns, &labels[..], |a| {
+            level(a).filter(|_| !e2e(a))
+        });
+        emit_bean(out, ctx, b, &ms, &labels[..], |a| {
+            level(a).filter(|_| e2e(a))
+        });
     }
 }

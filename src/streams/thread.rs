@@ -48,6 +48,6 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
                 state,
             );
         }
-        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
+        emit_bean(out, ctx, b, &rules, &labels[..], GROUP.level_of(b));
     }
 }

@@ -32,6 +32,6 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         if let Some(topic) = b.name.get("topic") {
             labels.push(("topic".into(), topic.to_string()));
         }
-        emit_bean(out, ctx, b, &rules, &labels, GROUP.level_of(b));
+        emit_bean(out, ctx, b, &rules, &labels[..], GROUP.level_of(b));
     }
 }
