@@ -183,7 +183,7 @@ fn fifty_restarts_leave_threads_flat() {
         || (serve.threads() <= threads0 + 3).then_some(()),
     );
     // RSS, each round's taken once the dead targets' leases are gone: what
-    // is left grows by about 0.16 MB per restart (docs/serving.md: the JIT
+    // is left grows by 0.1-0.16 MB per restart (docs/serving.md: the JIT
     // compiling more of the code, and one hsperfdata mapping per attach),
     // where discovery's listing of JVMs used to add 0.35 MB more. The bound
     // is 0.3 MB per restart after the first round (45 restarts).
