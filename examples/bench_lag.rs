@@ -196,6 +196,20 @@ fn main() {
             ours.len(),
             secs / describe_s
         );
+        // Where the one-shot's time went (its own JSON carries the cycle's
+        // phases; the rest is start-up and printing).
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+            for phase in [
+                "network_seconds",
+                "peek_seconds",
+                "model_seconds",
+                "total_seconds",
+            ] {
+                if let Some(x) = v["timings"][phase].as_f64() {
+                    println!("{label}_cycle_{phase}={x:.3}");
+                }
+            }
+        }
         assert!(equal, "{label}: rows differ from kafka-consumer-groups");
     }
 
@@ -253,7 +267,11 @@ fn main() {
         times[0],
         n as f64 / avg
     );
-    // Cleanup: delete the groups and the topic.
+    // Cleanup: delete the groups and the topic (BENCH_LAG_KEEP=1 leaves them,
+    // to run `ksbridge lag` against them by hand, e.g. under a profiler).
+    if std::env::var_os("BENCH_LAG_KEEP").is_some() {
+        return;
+    }
     let names: BTreeSet<String> = (0..groups).map(|g| format!("{prefix}-g{g:04}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     for chunk in names.chunks(100) {

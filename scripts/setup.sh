@@ -5,7 +5,9 @@
 #     graphviz, the C toolchain bits librdkafka's build needs, and what the
 #     security tests use (apache2-utils, openssl, python3, iproute2).
 #   - The lab's Kafka artifacts (both versions) from Maven Central into ~/.m2,
-#     built into tests/java/lab/target/kafka-<line>/ (classes/ + lib/).
+#     built into tests/java/lab/target/kafka-<line>/ (classes/ + lib/); `all`
+#     includes line 3.4 (a Kafka Streams 3.4 app only, for restore progress
+#     before 3.5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -187,7 +187,15 @@ async fn app_page(State(state): State<AppState>, Path(application_id): Path<Stri
             Some((s.target().to_string(), (**snap).clone()))
         })
         .collect();
-    match crate::insight::page::render(&application_id, &reads) {
+    // The restores the state pollers followed (start, end, duration).
+    let restores: Vec<_> = state
+        .scraper
+        .slots()
+        .iter()
+        .filter(|s| s.kind() == "state")
+        .filter_map(|s| s.served(std::time::Duration::MAX)?.0.restores.clone())
+        .collect();
+    match crate::insight::page::render(&application_id, &reads, &restores) {
         Some(h) => Html(h).into_response(),
         None => (
             StatusCode::NOT_FOUND,

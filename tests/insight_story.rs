@@ -5,13 +5,17 @@
 //! poller every 100 ms, reading only that JVM) and `ksbridge status` follow
 //! it step by step: transitions counted, time in state, rebalance duration,
 //! restore remaining/ETA/start/end, the health reason, and status exit codes
-//! 1 -> 0 -> 1 -> 0 -> 1 -> 2.
+//! 1 -> 0 -> 1 -> 0 -> 1 -> 2. The restore's start and end also show in
+//! `status --watch --json` (followed over its refreshes) and on `/apps/story`
+//! (from serve's state poller).
 
 mod common;
 
 use std::time::Duration;
 
-use common::insight::{reason_codes, serve, status_json, until, value, Serve};
+use common::insight::{
+    last_restore, reason_codes, serve, status_json, until, value, Serve, StatusWatch,
+};
 use common::lab;
 use common::replay::{ReplayJvm, ReplayOptions};
 
@@ -102,6 +106,12 @@ fn scripted_story_through_metrics_and_status() {
     assert_eq!(tasks_of(&v, "StreamThread-1"), ["0_0"]);
     assert_eq!(tasks_of(&v, "StreamThread-2"), ["0_1"]);
 
+    // `status --watch` follows the restore from before it begins.
+    let watch = StatusWatch::start(&[&pid]);
+    watch.until("a first refresh", T, |v| {
+        v["instances"][0]["state"] == "RUNNING"
+    });
+
     // The second rebalance: the tasks swap threads, 0_1 has 1200 records to restore.
     assert_eq!(jvm.command("step"), "ok rebalancing-again");
     metrics_until(&s, "RUNNING -> REBALANCING", |m| {
@@ -166,6 +176,28 @@ fn scripted_story_through_metrics_and_status() {
         "{v}"
     );
     assert_eq!(r["eta_seconds"].as_f64(), Some(6.0), "{v}");
+    assert_eq!(r["source"], "task_metric", "{v}");
+    // Began, not ended: in the watch (per task and for the client) and on the page.
+    let w = watch.until("the watch saw the restore begin", T, |v| {
+        last_restore(v, Some("0_1")).is_some_and(|p| p["ended_ms"].is_null())
+    });
+    let began = last_restore(&w, Some("0_1")).unwrap()["began_ms"]
+        .as_u64()
+        .unwrap();
+    assert!(began > 1_700_000_000_000, "{w}");
+    assert!(
+        last_restore(&w, None).is_some_and(|p| p["ended_ms"].is_null()),
+        "{w}"
+    );
+    let (code, page) = s.get_text("/apps/story").expect("the /apps page");
+    assert_eq!(code, 200);
+    assert!(page.contains("restores:"), "{page}");
+    let row = page
+        .lines()
+        .find(|l| l.trim_start().starts_with("task 0_1 ") && l.contains("restoring"))
+        .unwrap_or_else(|| panic!("no restoring row for task 0_1:\n{page}"));
+    assert!(row.contains(':'), "{row}");
+    assert!(page.contains(", since "), "{page}");
 
     assert_eq!(jvm.command("step"), "ok restored");
     let m = metrics_until(&s, "the restore's end", |m| {
@@ -189,6 +221,29 @@ fn scripted_story_through_metrics_and_status() {
         Some(1200.0)
     );
     status_until(&pid, 0);
+    // Ended, with how long it took: in the watch and on the page.
+    let w = watch.until("the watch saw the restore end", T, |v| {
+        last_restore(v, Some("0_1")).is_some_and(|p| p["ended_ms"].is_u64())
+    });
+    let p = last_restore(&w, Some("0_1")).unwrap();
+    assert_eq!(p["began_ms"].as_u64(), Some(began), "{w}");
+    assert!(
+        p["duration_seconds"].as_f64().is_some_and(|d| d > 0.0),
+        "{w}"
+    );
+    assert!(p["records"].as_f64().is_some_and(|r| r >= 600.0), "{w}");
+    assert!(
+        last_restore(&w, None).is_some_and(|p| p["ended_ms"].is_u64()),
+        "{w}"
+    );
+    drop(watch);
+    let page = lab::wait_until("the page shows the restore ended", T, || {
+        let (_, page) = s.get_text("/apps/story")?;
+        page.lines()
+            .any(|l| l.trim_start().starts_with("all tasks ") && !l.contains("restoring"))
+            .then_some(page)
+    });
+    assert!(!page.contains(", since "), "{page}");
 
     assert_eq!(jvm.command("step"), "ok thread-dead");
     metrics_until(&s, "StreamThread-2 DEAD", |m| {

@@ -58,7 +58,7 @@ fn logging(line: KafkaLine, dir: &Path) -> Vec<String> {
             "-Dlog4j2.configurationFile=ksb-file-log4j2.xml,{}",
             snippet("log4j2-interceptors.xml").display()
         )],
-        KafkaLine::V3_9 => vec![format!(
+        KafkaLine::V3_9 | KafkaLine::V3_4 => vec![format!(
             "-Dlog4j.configuration=file:{}",
             snippet("log4j-interceptors.properties").display()
         )],

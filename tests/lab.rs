@@ -422,7 +422,7 @@ fn app_runs(line: KafkaLine, eos: bool, level: &str) {
     assert_eq!(state["value"], "RUNNING", "{context}: {state}");
     // 3.9 registers the KafkaStreams.State enum object itself; 4.x registers its name.
     match line {
-        KafkaLine::V3_9 => {
+        KafkaLine::V3_9 | KafkaLine::V3_4 => {
             assert_eq!(state["enum"], true, "{context}: {state}");
             assert_eq!(
                 state["type"], "org.apache.kafka.streams.KafkaStreams$State",

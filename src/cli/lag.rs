@@ -196,7 +196,9 @@ fn verdict(report: &LagReport, check: bool) -> ExitCode {
 }
 
 fn print_report(report: &LagReport, json: bool) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    // Block-buffered: stdout is line-buffered, and the pretty JSON of
+    // 100,000 partitions is millions of lines (a write each: seconds).
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     if json {
         serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;

@@ -1,7 +1,7 @@
 //! `ksbridge status <TARGET|APPLICATION_ID>`: is this app healthy, and if not,
 //! why. Joins every instance it can see; exit 0 healthy, 1 degraded, 2 failed
-//! (a Kubernetes exec probe). `--json`, `--watch`, `--bootstrap-server` for
-//! input lag.
+//! (a Kubernetes exec probe). `--json`, `--watch` (which also follows when
+//! each restore began and ended), `--bootstrap-server` for input lag.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::insight::health::{self, Expect, Health, Reason, Status};
+use crate::insight::restore::{History, Progress};
 use crate::insight::screen::{self, RestoreTotals, TopicLag};
 use crate::insight::{self, App};
 use crate::lag::{self, Collector, CollectorSettings, LagReport, Selection};
@@ -18,7 +19,8 @@ use crate::lag::{self, Collector, CollectorSettings, LagReport, Selection};
 use super::app_target::AppTargetArgs;
 
 /// What `status` reads: client, threads, tasks, state updater, processor
-/// nodes (e2e latency), which embedded clients exist, and ksbridge's
+/// nodes (e2e latency), which embedded clients exist, the restore consumers'
+/// lag (restore progress before Kafka Streams 3.5), and ksbridge's
 /// interceptors when the app runs them.
 pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-metrics,*",
@@ -27,6 +29,7 @@ pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-state-updater-metrics,*",
     "kafka.streams:type=stream-processor-node-metrics,*",
     "kafka.consumer:type=consumer-metrics,*",
+    crate::source::state_poller::RESTORE_CONSUMER_PATTERN,
     "kafka.producer:type=producer-metrics,*",
     "ksbridge.interceptors:*",
 ];
@@ -40,7 +43,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
-    /// Refresh in place until interrupted.
+    /// Refresh in place until interrupted (and follow when each restore began and ended).
     #[arg(long)]
     pub watch: bool,
 
@@ -107,6 +110,43 @@ fn topic_lag(report: &LagReport, group: &str) -> (Vec<TopicLag>, Option<Reason>)
     (by_topic.into_values().collect(), stuck)
 }
 
+/// Follows each client's and task's restores over the reads (began, ended,
+/// took; shown with `show`, i.e. `--watch`), and gives restoring tasks
+/// without a rate of their own the rate seen over the reads.
+fn follow_restores(history: &mut History, apps: &mut [App], show: bool) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    for a in apps {
+        for i in &mut a.instances {
+            let at = if i.taken_at_ms > 0 {
+                i.taken_at_ms
+            } else {
+                now
+            };
+            let seen = Progress {
+                tasks: i.restoring.clone(),
+                source: i.restore_source,
+            };
+            history.observe(at, &a.application_id, &i.client_id, &seen);
+            history.fill_rates(&i.client_id, &mut i.restoring);
+            if show {
+                i.last_restores = history.phases(&i.client_id);
+            }
+        }
+    }
+}
+
+/// Whether a task restores with no rate known (the restore consumer's lag
+/// as the source, at INFO).
+fn needs_second_read(apps: &[App]) -> bool {
+    apps.iter()
+        .flat_map(|a| &a.instances)
+        .flat_map(|i| &i.restoring)
+        .any(|r| r.rate.is_none())
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let expect = Expect {
         threads: args.threads,
@@ -121,6 +161,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let mut totals = RestoreTotals::new();
+    let mut history = History::default();
+    let mut sampled = false;
     let interval = Duration::from_secs_f64(args.interval.clamp(0.1, 3600.0));
     loop {
         let reads = match args.app.read_all(PATTERNS)? {
@@ -133,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         let pairs: Vec<(String, crate::jmx::Snapshot)> =
             reads.into_iter().map(|r| (r.label, r.snapshot)).collect();
-        let apps: Vec<App> = insight::apps(&pairs)
+        let mut apps: Vec<App> = insight::apps(&pairs)
             .into_iter()
             .filter(|a| wanted.as_ref().map_or(true, |w| *w == a.application_id))
             .collect();
@@ -169,6 +211,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(Status::Failed.exit_code()));
             }
             std::thread::sleep(interval);
+            continue;
+        }
+        if args.watch || sampled {
+            follow_restores(&mut history, &mut apps, args.watch);
+        } else if needs_second_read(&apps) {
+            // Before Kafka Streams 3.5 nothing records a restore rate at INFO:
+            // a second read a moment later gives one (and so an ETA).
+            follow_restores(&mut history, &mut apps, false);
+            sampled = true;
+            std::thread::sleep(Duration::from_secs(1));
             continue;
         }
         for a in &apps {

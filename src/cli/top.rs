@@ -731,6 +731,9 @@ fn draw_detail(f: &mut Frame, area: ratatui::layout::Rect, r: &AppRow, lag_on: b
     if !r.restoring.is_empty() {
         constraints.push(panel(r.restoring.len()));
     }
+    if !r.last_restores.is_empty() {
+        constraints.push(panel(r.last_restores.len()));
+    }
     if lag_on {
         constraints.push(panel(lag_rows));
     }
@@ -829,6 +832,9 @@ fn draw_detail(f: &mut Frame, area: ratatui::layout::Rect, r: &AppRow, lag_on: b
     if !r.restoring.is_empty() {
         draw_restoring(f, take(), r);
     }
+    if !r.last_restores.is_empty() {
+        draw_restores(f, take(), r);
+    }
     if lag_on {
         draw_lag(f, take(), r);
     }
@@ -880,6 +886,43 @@ fn draw_restoring(f: &mut Frame, area: ratatui::layout::Rect, r: &AppRow) {
         )
         .header(Row::new(["TASK", "THREAD", "LEFT", "REC/S", "ETA"]).bold())
         .block(Block::bordered().title(" restoring ")),
+        area,
+    );
+}
+
+/// When the current or last restore of the client and each task began and
+/// ended, as this `top` saw it.
+fn draw_restores(f: &mut Frame, area: ratatui::layout::Rect, r: &AppRow) {
+    let rows: Vec<Row> = r
+        .last_restores
+        .iter()
+        .map(|p| {
+            Row::new(vec![
+                p.task.clone().unwrap_or_else(|| "all".into()),
+                crate::insight::screen::clock(p.began_ms),
+                p.ended_ms
+                    .map(crate::insight::screen::clock)
+                    .unwrap_or_else(|| "restoring".into()),
+                opt(p.duration_seconds, |v| duration_text((v * 1e3) as i64)),
+                count_text(p.records),
+                p.stores.join(", "),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(8),
+                Constraint::Length(13),
+                Constraint::Length(13),
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Min(8),
+            ],
+        )
+        .header(Row::new(["TASK", "BEGAN", "ENDED", "TOOK", "RECORDS", "STORES"]).bold())
+        .block(Block::bordered().title(" last restores ")),
         area,
     );
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use crate::insight::interceptors::TopicFlow;
+use crate::insight::restore::{History, Phase, Progress};
 use crate::insight::screen::TopicLag;
 use crate::insight::Restore;
 use crate::jmx::Snapshot;
@@ -111,6 +112,9 @@ pub struct AppRow {
     pub restore_progress: Option<f64>,
     /// Tasks still restoring, with rate and ETA.
     pub restoring: Vec<Restore>,
+    /// The current or last restore of the client and of each task, as
+    /// followed by this `top` (began, ended, took).
+    pub last_restores: Vec<Phase>,
     /// Filled by [`Top::rows`] from the last lag report, when there is one.
     pub input_lag: Option<InputLag>,
     /// What ksbridge's interceptors in the app recorded, per topic.
@@ -165,6 +169,14 @@ impl SortBy {
     }
 }
 
+/// Now, ms since the epoch (restore start and end are wall-clock times).
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// What the previous sample of a JVM was, for rates.
 #[derive(Debug, Clone, Default)]
 struct Prev {
@@ -189,6 +201,8 @@ pub struct Top {
     seen_threads: HashMap<(String, String), f64>,
     /// (target, client id) -> largest restore backlog since the restore began.
     restore_backlog: HashMap<(String, String), f64>,
+    /// Restores followed over the refreshes, per client and task.
+    restore_history: History,
     /// Group -> input lag, from the last lag report.
     lag: HashMap<String, InputLag>,
     /// Why the last lag refresh failed, when it did.
@@ -361,6 +375,7 @@ impl Top {
                 restore_remaining: None,
                 restore_progress: None,
                 restoring: Vec::new(),
+                last_restores: Vec::new(),
                 input_lag: None,
                 interceptors: Vec::new(),
                 heap_used: None,
@@ -521,13 +536,22 @@ impl Top {
                     })
                 })
                 .collect();
-            let restore_remaining = sum_of(
-                snap,
-                "stream-task-metrics",
-                "restore-remaining-records-total",
-                owned,
-            )
-            .map(|r| r.max(0.0));
+            let mut view = crate::insight::instance(target, snap, &app.client_id);
+            // The tasks' restore metric, or before 3.5 the restore consumers' lag.
+            let restore_remaining = view
+                .restore_source
+                .map(|_| view.restoring.iter().map(|r| r.remaining).sum::<f64>());
+            self.restore_history.observe(
+                wall_ms(),
+                &app.application_id,
+                &app.client_id,
+                &Progress {
+                    tasks: view.restoring.clone(),
+                    source: view.restore_source,
+                },
+            );
+            self.restore_history
+                .fill_rates(&app.client_id, &mut view.restoring);
             let restore_progress = match restore_remaining {
                 Some(r) if r > 0.0 => {
                     let backlog = self.restore_backlog.entry(key.clone()).or_insert(r);
@@ -565,7 +589,6 @@ impl Top {
                 (None, None, s) if s > 0.0 => Some((s as u32, ConfiguredFrom::Seen)),
                 _ => None,
             };
-            let view = crate::insight::instance(target, snap, &app.client_id);
             let mut warnings = Vec::new();
             if state != "RUNNING" {
                 warnings.push(format!("state is {state}"));
@@ -614,6 +637,7 @@ impl Top {
                 restore_remaining,
                 restore_progress,
                 restoring: view.restoring,
+                last_restores: self.restore_history.phases(&app.client_id),
                 input_lag: None,
                 interceptors: view.interceptors,
                 heap_used,

@@ -14,6 +14,7 @@ use crate::streams::level;
 pub mod health;
 pub mod interceptors;
 pub mod page;
+pub mod restore;
 pub mod screen;
 pub mod states;
 pub mod stuck;
@@ -46,6 +47,14 @@ pub struct Instance {
     pub e2e_latency_max: Option<f64>,
     /// Tasks still restoring (records remaining > 0).
     pub restoring: Vec<Restore>,
+    /// Where `restoring` comes from; `None` when the read shows no source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_source: Option<restore::RestoreSource>,
+    /// The current or last restore of the client (`task` null) and of each
+    /// task, when something followed the app over time (`status --watch`,
+    /// serve's state poller for `/apps`, `top`); empty after one read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub last_restores: Vec<restore::Phase>,
     /// Time of the snapshot, ms since the epoch (0 for captures without one).
     pub taken_at_ms: u64,
     /// Per topic, what ksbridge's interceptors in this client recorded (when
@@ -93,10 +102,13 @@ pub struct Thread {
 /// One task still restoring its stores, like `StateRestoreListener` sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Restore {
+    /// The thread restoring it (with the restore consumer's lag as the
+    /// source, the thread owning that consumer).
     pub thread: String,
     pub task: String,
     /// Records still to restore (Kafka's gauge, clamped at 0: some versions
-    /// read negative briefly while batches and the restore start race).
+    /// read negative briefly while batches and the restore start race; or
+    /// the restore consumer's lag summed over the task's changelog partitions).
     pub remaining: f64,
     /// Records restored so far (`restore-total`, DEBUG), when recorded.
     pub restored: Option<f64>,
@@ -105,6 +117,11 @@ pub struct Restore {
     pub rate: Option<f64>,
     /// remaining / rate, when the rate is positive.
     pub eta_seconds: Option<f64>,
+    /// The stores restoring, when the source names them (the restore
+    /// consumer's changelog partitions do).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<String>,
+    pub source: restore::RestoreSource,
 }
 
 impl App {
@@ -230,6 +247,7 @@ pub fn instance(source: &str, snap: &Snapshot, client_id: &str) -> Instance {
         .filter_map(|t| t.process_rate)
         .reduce(|a, b| a + b);
     let (e2e_avg, e2e_max) = e2e(snap, &prefix);
+    let progress = restore::progress(snap, client_id);
     Instance {
         source: source.to_string(),
         client_id: client_id.to_string(),
@@ -238,7 +256,9 @@ pub fn instance(source: &str, snap: &Snapshot, client_id: &str) -> Instance {
         alive_threads: num(&cb, "alive-stream-threads"),
         failed_threads: num(&cb, "failed-stream-threads"),
         recording_level: lvl.as_str().to_string(),
-        restoring: restores(snap, &prefix),
+        restoring: progress.restoring(),
+        restore_source: progress.source,
+        last_restores: Vec::new(),
         threads,
         process_rate,
         e2e_latency_avg: e2e_avg,
@@ -347,58 +367,6 @@ fn e2e(snap: &Snapshot, prefix: &str) -> (Option<f64>, Option<f64>) {
         max = pick(max, b.f64("record-e2e-latency-max").map(|v| v / 1e3));
     }
     (avg, max)
-}
-
-/// Tasks with records left to restore (3.5+ `restore-remaining-records-total`).
-fn restores(snap: &Snapshot, prefix: &str) -> Vec<Restore> {
-    // The state updater's rate, shared evenly among the tasks restoring.
-    let updater_rate: f64 = snap
-        .of_type("kafka.streams", "stream-state-updater-metrics")
-        .filter(|b| {
-            b.name
-                .get("thread-id")
-                .is_some_and(|t| t.starts_with(prefix))
-        })
-        .filter_map(|b| b.f64("restore-records-rate"))
-        .filter(|v| v.is_finite())
-        .sum();
-    let mut out = Vec::new();
-    for b in snap.of_type("kafka.streams", "stream-task-metrics") {
-        let (Some(thread), Some(task)) = (b.name.get("thread-id"), b.name.get("task-id")) else {
-            continue;
-        };
-        let Some(rest) = thread.strip_prefix(prefix) else {
-            continue;
-        };
-        let Some(remaining) = b.f64("restore-remaining-records-total") else {
-            continue;
-        };
-        let remaining = if remaining.is_finite() {
-            remaining.max(0.0)
-        } else {
-            0.0
-        };
-        if remaining <= 0.0 {
-            continue;
-        }
-        let task_rate = b.f64("restore-rate").filter(|v| v.is_finite() && *v > 0.0);
-        out.push(Restore {
-            thread: rest.to_string(),
-            task: task.to_string(),
-            remaining,
-            restored: b.f64("restore-total").filter(|v| v.is_finite() && *v > 0.0),
-            rate: task_rate,
-            eta_seconds: None,
-        });
-    }
-    let n = out.len() as f64;
-    for r in &mut out {
-        if r.rate.is_none() && updater_rate > 0.0 {
-            r.rate = Some(updater_rate / n);
-        }
-        r.eta_seconds = r.rate.filter(|v| *v > 0.0).map(|v| r.remaining / v);
-    }
-    out
 }
 
 /// Metric groups the recording level leaves empty (shown as a hint).

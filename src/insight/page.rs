@@ -1,15 +1,17 @@
 //! The `/apps/<application_id>` page of `serve`: the `status` screen and the
 //! topology tree of one application, joined over every JVM serve reads, as
 //! a self-contained HTML page (no scripts). Input: `(target, Snapshot)` pairs
-//! read by the JMX sources; output: HTML, or `None` when no source has seen
-//! the application.
+//! read by the JMX sources and the restore histories of the state pollers;
+//! output: HTML, or `None` when no source has seen the application.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 use crate::jmx::Snapshot;
 use crate::topology;
 
 use super::health::{self, Expect, Status};
+use super::restore::History;
 use super::screen::{self, RestoreTotals};
 
 fn escape(s: &str) -> String {
@@ -20,10 +22,23 @@ fn escape(s: &str) -> String {
 }
 
 /// The page of `application_id`, or `None` if no snapshot runs it.
-pub fn render(application_id: &str, reads: &[(String, Snapshot)]) -> Option<String> {
-    let app = super::apps(reads)
+/// `restores`: what the state pollers followed (the last restore's start,
+/// end and duration per client and task).
+pub fn render(
+    application_id: &str,
+    reads: &[(String, Snapshot)],
+    restores: &[Arc<History>],
+) -> Option<String> {
+    let mut app = super::apps(reads)
         .into_iter()
         .find(|a| a.application_id == application_id)?;
+    for i in &mut app.instances {
+        let Some(h) = restores.iter().find(|h| !h.phases(&i.client_id).is_empty()) else {
+            continue;
+        };
+        i.last_restores = h.phases(&i.client_id);
+        h.fill_rates(&i.client_id, &mut i.restoring);
+    }
     let h = health::judge(&app, &Expect::default());
     let color = match h.status {
         Status::Healthy => "#2e7d32",
@@ -85,10 +100,10 @@ mod tests {
         )
         .unwrap();
         let reads = vec![("pid:1".to_string(), snap)];
-        let page = render("<b>x</b>", &reads).unwrap();
+        let page = render("<b>x</b>", &reads, &[]).unwrap();
         assert!(page.contains("&lt;b&gt;x&lt;/b&gt;"));
         assert!(!page.contains("<b>x</b>"));
         assert!(page.contains("source &lt;s&gt; &lt;- t"));
-        assert!(render("other", &reads).is_none());
+        assert!(render("other", &reads, &[]).is_none());
     }
 }

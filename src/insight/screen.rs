@@ -1,5 +1,6 @@
 //! The `ksbridge status` screen: one application's instances, threads, tasks,
-//! restore progress and warnings in plain words. Input: an [`App`], its
+//! restore progress (and, when followed over time, when the last restore began
+//! and ended) and warnings in plain words. Input: an [`App`], its
 //! [`Health`] and optional per-topic input lag; output: text.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use serde::Serialize;
 
 use super::health::Health;
 use super::interceptors::{percentiles_text, TopicFlow};
+use super::restore::RestoreSource;
 use super::{hidden_by_level, App, Instance, Restore, ThreadKind};
 
 /// Input lag of one topic (summed over partitions), when a broker was given.
@@ -71,13 +73,19 @@ fn bar(done: f64, total: f64) -> String {
     )
 }
 
-fn restore_line(r: &Restore, client_id: &str, totals: &RestoreTotals) -> String {
+/// `21:03:05 UTC` (time of day; restores are read about now).
+pub fn clock(ms: u64) -> String {
+    let s = (ms / 1000) % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", s / 3600, (s % 3600) / 60, s % 60)
+}
+
+fn restore_line(r: &Restore, i: &Instance, totals: &RestoreTotals) -> String {
     let total = r
         .restored
         .map(|done| done + r.remaining)
         .or_else(|| {
             totals
-                .get(&(client_id.to_string(), r.task.clone()))
+                .get(&(i.client_id.to_string(), r.task.clone()))
                 .copied()
         })
         .filter(|t| *t >= r.remaining);
@@ -89,13 +97,72 @@ fn restore_line(r: &Restore, client_id: &str, totals: &RestoreTotals) -> String 
         Some(e) => format!("ETA {}", duration(e)),
         None => "ETA unknown (no restore rate yet)".into(),
     };
-    format!(
+    let mut line = format!(
         "    task {:<8} {:<16} {progress}{:.0} records left, {} rec/s, {eta}",
         r.task,
         r.thread,
         r.remaining,
         rate(r.rate)
-    )
+    );
+    let began = i
+        .last_restores
+        .iter()
+        .find(|p| p.task.as_deref() == Some(r.task.as_str()) && p.ended_ms.is_none());
+    if let Some(p) = began {
+        let _ = write!(line, ", since {}", clock(p.began_ms));
+        if i.taken_at_ms >= p.began_ms {
+            let _ = write!(
+                line,
+                " ({})",
+                duration((i.taken_at_ms - p.began_ms) as f64 / 1e3)
+            );
+        }
+    }
+    if !r.stores.is_empty() {
+        let _ = write!(line, ", stores {}", r.stores.join(", "));
+    }
+    line
+}
+
+/// The current or last restore of the client and of each task (when
+/// something followed the app: `--watch`, serve's state poller).
+fn restore_history(out: &mut String, i: &Instance) {
+    if i.last_restores.is_empty() {
+        if !i.restoring.is_empty() {
+            out.push_str("  (when a restore began and ended is followed by `status --watch` and serve's /apps page)\n");
+        }
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  restores:   {:<12} {:<12} {:>7} {:>8}  STORES",
+        "BEGAN", "ENDED", "TOOK", "RECORDS"
+    );
+    for p in &i.last_restores {
+        let who = match &p.task {
+            Some(t) => format!("task {t}"),
+            None => "all tasks".to_string(),
+        };
+        let (ended, took) = match (p.ended_ms, p.duration_seconds) {
+            (Some(e), Some(d)) => (clock(e).trim_end_matches(" UTC").to_string(), secs(Some(d))),
+            _ => ("restoring".to_string(), "-".to_string()),
+        };
+        let _ = writeln!(
+            out,
+            "    {:<9} {:<12} {:<12} {:>7} {:>8.0}  {}",
+            who,
+            clock(p.began_ms).trim_end_matches(" UTC"),
+            ended,
+            took,
+            p.records,
+            if p.stores.is_empty() {
+                "-".to_string()
+            } else {
+                p.stores.join(", ")
+            }
+        );
+    }
+    out.push_str("    (times UTC; a restore is seen from the first read with records left to the first with none)\n");
 }
 
 fn instance(out: &mut String, i: &Instance, totals: &RestoreTotals) {
@@ -198,11 +265,17 @@ fn instance(out: &mut String, i: &Instance, totals: &RestoreTotals) {
         let _ = writeln!(out, "  embedded clients: {}", clients.join(", "));
     }
     if !i.restoring.is_empty() {
-        out.push_str("  restoring:\n");
+        match i.restore_source {
+            Some(src @ RestoreSource::RestoreConsumerLag) => {
+                let _ = writeln!(out, "  restoring ({}):", src.describe());
+            }
+            _ => out.push_str("  restoring:\n"),
+        }
         for r in &i.restoring {
-            let _ = writeln!(out, "{}", restore_line(r, &i.client_id, totals));
+            let _ = writeln!(out, "{}", restore_line(r, i, totals));
         }
     }
+    restore_history(out, i);
     interceptor_lines(out, &i.interceptors);
 }
 
@@ -347,4 +420,93 @@ pub fn render(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insight::health::{judge, Expect};
+    use crate::insight::restore::{progress, History};
+    use crate::jmx::Snapshot;
+
+    /// A Kafka Streams 3.4 client restoring `lag` records of one changelog
+    /// partition (no task restore metric: the restore consumer's lag).
+    fn client(lag: i64) -> Snapshot {
+        let c = "app-1";
+        Snapshot::from_capture_json(&format!(
+            r#"[{{"name":"kafka.streams:type=stream-metrics,client-id={c}","attributes":{{
+                "application-id":{{"type":"java.lang.String","value":"app"}},
+                "state":{{"type":"java.lang.String","value":"REBALANCING"}},
+                "topology-description":{{"type":"java.lang.String","value":"Topologies:\n   Sub-topology: 0\n    Source: s (topics: [in])\n      --> p\n    Processor: p (stores: [totals])\n      --> none\n      <-- s\n"}}}}}},
+              {{"name":"kafka.streams:type=stream-task-metrics,thread-id={c}-StreamThread-1,task-id=0_1","attributes":{{
+                "active-process-ratio":{{"type":"java.lang.Double","value":0.0}}}}}},
+              {{"name":"kafka.consumer:type=consumer-fetch-manager-metrics,client-id={c}-StreamThread-1-restore-consumer","attributes":{{
+                "records-consumed-rate":{{"type":"java.lang.Double","value":50.0}}}}}},
+              {{"name":"kafka.consumer:type=consumer-fetch-manager-metrics,client-id={c}-StreamThread-1-restore-consumer,topic=app-totals-changelog,partition=1","attributes":{{
+                "records-lag":{{"type":"java.lang.Double","value":{lag}}}}}}}]"#
+        ))
+        .unwrap()
+    }
+
+    fn screen(snap: &Snapshot, history: &History, at_ms: u64) -> String {
+        let mut app = crate::insight::apps(&[("pid:1".to_string(), snap.clone())]).remove(0);
+        app.instances[0].taken_at_ms = at_ms;
+        app.instances[0].last_restores = history.phases("app-1");
+        let h = judge(&app, &Expect::default());
+        render(&app, &h, None, &RestoreTotals::new())
+    }
+
+    #[test]
+    fn restore_from_the_consumer_lag_with_its_start_and_end() {
+        let mut h = History::default();
+        let t0 = 1_700_000_000_000;
+        let restoring = client(500);
+        h.observe(t0, "app", "app-1", &progress(&restoring, "app-1"));
+        let s = screen(&restoring, &h, t0 + 4_000);
+        assert!(
+            s.contains("restoring (from the restore consumer's lag: no restore-remaining-records-total before Kafka Streams 3.5):"),
+            "{s}"
+        );
+        let line = s.lines().find(|l| l.contains("task 0_1 ")).unwrap();
+        assert!(
+            line.contains("500 records left, 50.0 rec/s, ETA 10s, since")
+                && line.ends_with("(4s), stores totals"),
+            "{line}"
+        );
+        let began = clock(t0);
+        assert!(line.contains(&began), "{line}");
+        let row = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("all tasks"))
+            .unwrap();
+        assert!(
+            row.contains(began.trim_end_matches(" UTC")) && row.contains("restoring"),
+            "{row}"
+        );
+
+        let done = client(0);
+        h.observe(t0 + 12_500, "app", "app-1", &progress(&done, "app-1"));
+        h.observe(t0 + 12_800, "app", "app-1", &progress(&done, "app-1"));
+        let s = screen(&done, &h, t0 + 13_000);
+        assert!(!s.contains("restoring ("), "{s}");
+        let row = s
+            .lines()
+            .find(|l| l.trim_start().starts_with("task 0_1"))
+            .unwrap();
+        let words: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(&words[4..], ["12.5s", "500", "totals"], "{row}");
+        assert_eq!(
+            words[3],
+            clock(t0 + 12_500).trim_end_matches(" UTC"),
+            "{row}"
+        );
+    }
+
+    #[test]
+    fn one_read_says_where_start_and_end_are_followed() {
+        let s = screen(&client(500), &History::default(), 0);
+        assert!(s.contains("followed by `status --watch`"), "{s}");
+        assert!(!s.contains("restores:"), "{s}");
+        assert!(!screen(&client(0), &History::default(), 0).contains("followed by"));
+    }
 }

@@ -1,8 +1,10 @@
 //! State tracking like a `KafkaStreams.StateListener`, from polled state
 //! attributes: per client and per thread, the transitions seen, the time
 //! spent in each state, and the start and duration of the last rebalance.
-//! It also follows each client's restore phase like a `StateRestoreListener`
-//! (onRestoreStart/onRestoreEnd) from its tasks' remaining records.
+//! It also follows each client's and task's restore phase like a
+//! `StateRestoreListener` (onRestoreStart/onRestoreEnd) from the records left
+//! to restore ([`restore::progress`]: the tasks' metric, or before 3.5 the
+//! restore consumer's lag).
 //! Pure: observations `(time, states)` in, counters and families out.
 //!
 //! A poll sees the state at one instant, so a transition is counted when its
@@ -14,6 +16,7 @@
 
 use std::collections::BTreeMap;
 
+use super::restore::{self, History, RestoreSource};
 use crate::exposition::Kind;
 use crate::jmx::Snapshot;
 use crate::streams::Out;
@@ -79,70 +82,12 @@ impl Track {
 /// Key of a tracked machine: (application id, client id, thread or "").
 pub type Key = (String, String, String);
 
-/// A client's restore phase, from its active tasks'
-/// `restore-remaining-records-total` (3.5+): it begins when a poll first sees
-/// records left to restore and ends at the first poll that sees none. A
-/// restore shorter than one poll interval is not seen.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RestoreTrack {
-    /// Records left at the last poll (clamped at 0).
-    pub remaining: f64,
-    /// When the current or last restore began, ms since the epoch.
-    pub start_ms: Option<u64>,
-    /// When the last restore ended (None while one runs).
-    pub end_ms: Option<u64>,
-    /// The largest backlog seen during the current or last restore.
-    pub peak: f64,
-    /// Restores seen to their end.
-    pub finished: u64,
-}
-
-impl RestoreTrack {
-    fn observe(&mut self, at_ms: u64, remaining: f64) {
-        let was = self.remaining > 0.0;
-        let is = remaining > 0.0;
-        if is && !was {
-            self.start_ms = Some(at_ms);
-            self.end_ms = None;
-            self.peak = 0.0;
-        } else if was && !is {
-            self.end_ms = Some(at_ms);
-            self.finished += 1;
-        }
-        if is {
-            self.peak = self.peak.max(remaining);
-        }
-        self.remaining = remaining;
-    }
-}
-
 /// Every client and thread seen by one poller.
 #[derive(Debug, Clone, Default)]
 pub struct Tracker {
     pub tracks: BTreeMap<Key, Track>,
-    /// Restore phases per (application id, client id).
-    pub restores: BTreeMap<(String, String), RestoreTrack>,
-}
-
-/// Sum of a client's tasks' remaining restore records, `None` when no task
-/// bean of the client has the attribute (Kafka < 3.5, or tasks not read).
-fn remaining_records(snap: &Snapshot, client_id: &str) -> Option<f64> {
-    let prefix = format!("{client_id}-");
-    let mut sum = None;
-    for b in snap.of_type("kafka.streams", "stream-task-metrics") {
-        if !b
-            .name
-            .get("thread-id")
-            .is_some_and(|t| t.starts_with(&prefix))
-        {
-            continue;
-        }
-        if let Some(v) = b.f64("restore-remaining-records-total") {
-            let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
-            *sum.get_or_insert(0.0) += v;
-        }
-    }
-    sum
+    /// Restore phases per client and per task.
+    pub restores: History,
 }
 
 impl Tracker {
@@ -163,12 +108,9 @@ impl Tracker {
                 .or_default()
                 .observe(at_ms, state);
             seen.push(key);
-            if let Some(r) = remaining_records(snap, &a.client_id) {
-                self.restores
-                    .entry((a.application_id.clone(), a.client_id.clone()))
-                    .or_default()
-                    .observe(at_ms, r);
-            }
+            let progress = restore::progress(snap, &a.client_id);
+            self.restores
+                .observe(at_ms, &a.application_id, &a.client_id, &progress);
             let prefix = format!("{}-", a.client_id);
             for b in snap.of_type("kafka.streams", "stream-thread-metrics") {
                 let Some(thread) = b
@@ -219,9 +161,48 @@ impl Tracker {
         }
     }
 
+    /// Before Kafka Streams 3.5 no metric gives a restore rate at INFO: the
+    /// ETA of a task restoring by its restore consumer's lag comes from how
+    /// fast the polls saw that lag fall.
+    fn restore_etas(&self, out: &mut Out) {
+        for (app, client) in self.restores.clients.keys() {
+            let Some(rate) = self.restores.client_rate(client) else {
+                continue;
+            };
+            let restoring: Vec<(&String, &restore::Track)> = self
+                .restores
+                .tasks
+                .iter()
+                .filter(|((c, _), t)| {
+                    c == client
+                        && t.source == Some(RestoreSource::RestoreConsumerLag)
+                        && t.is_running()
+                        && t.remaining > 0.0
+                })
+                .map(|((_, task), t)| (task, t))
+                .collect();
+            let share = rate / restoring.len().max(1) as f64;
+            for (task, t) in restoring {
+                let mut labels = vec![
+                    ("application_id".to_string(), app.clone()),
+                    ("client_id".to_string(), client.clone()),
+                    ("thread".to_string(), t.thread.clone()),
+                ];
+                crate::streams::task_labels(&mut labels, task);
+                out.add(
+                    "kafka_streams_restore_eta_seconds",
+                    Kind::Gauge,
+                    restore::ETA_HELP,
+                    labels,
+                    t.remaining / share,
+                );
+            }
+        }
+    }
+
     /// The tracker's families.
     pub fn families(&self, out: &mut Out) {
-        for ((app, client), r) in &self.restores {
+        for ((app, client), r) in &self.restores.clients {
             let base = vec![
                 ("application_id".to_string(), app.clone()),
                 ("client_id".to_string(), client.clone()),
@@ -261,10 +242,11 @@ impl Tracker {
                     Kind::Gauge,
                     "How long the client's last finished restore took, seconds (exact to one poll interval).",
                     base.clone(),
-                    end.saturating_sub(start) as f64 / 1e3,
+                    r.duration_seconds().unwrap_or(0.0),
                 );
             }
         }
+        self.restore_etas(out);
         for ((app, client, thread), t) in &self.tracks {
             let mut base = vec![
                 ("application_id".to_string(), app.clone()),
@@ -344,22 +326,5 @@ mod tests {
         assert_eq!(t.rebalance_start_ms, Some(1_500));
         assert_eq!(t.rebalance_seconds, Some(2.5));
         assert_eq!(t.since_ms, 4_000);
-    }
-
-    #[test]
-    fn restore_phases() {
-        let mut r = RestoreTrack::default();
-        r.observe(1_000, 0.0);
-        assert_eq!(r.start_ms, None);
-        r.observe(1_500, 400.0);
-        r.observe(2_000, 900.0);
-        r.observe(2_500, 100.0);
-        assert_eq!((r.start_ms, r.end_ms, r.peak), (Some(1_500), None, 900.0));
-        r.observe(3_500, 0.0);
-        assert_eq!((r.end_ms, r.finished), (Some(3_500), 1));
-        r.observe(4_000, 0.0);
-        assert_eq!(r.finished, 1);
-        r.observe(5_000, 10.0);
-        assert_eq!((r.start_ms, r.end_ms, r.peak), (Some(5_000), None, 10.0));
     }
 }

@@ -112,6 +112,8 @@ mod tests {
             e2e_latency_avg: None,
             e2e_latency_max: None,
             restoring: Vec::new(),
+            restore_source: None,
+            last_restores: Vec::new(),
             interceptors: Vec::new(),
             taken_at_ms: 0,
         }

@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, DefaultConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -57,19 +57,46 @@ pub struct OffsetClient {
     group_clients: Mutex<HashMap<String, BaseConsumer>>,
     cached_group_clients: usize,
     /// One reading client per isolation level, created on first use.
-    peekers: Mutex<HashMap<Isolation, BaseConsumer>>,
+    peekers: Mutex<HashMap<Isolation, BaseConsumer<PeekContext>>>,
     parallelism: usize,
 }
 
 fn client(base: &ClientConfig, extra: &[(&str, &str)]) -> Result<BaseConsumer, LagError> {
+    client_with(base, extra, DefaultConsumerContext)
+}
+
+fn client_with<C: ConsumerContext>(
+    base: &ClientConfig,
+    extra: &[(&str, &str)],
+    context: C,
+) -> Result<BaseConsumer<C>, LagError> {
     let mut c = base.clone();
     c.set("enable.auto.commit", "false");
     c.set("enable.auto.offset.store", "false");
     for (k, v) in extra {
         c.set(*k, *v);
     }
-    c.create().map_err(|e| LagError::Client { source: e })
+    c.create_with_context(context)
+        .map_err(|e| LagError::Client { source: e })
 }
+
+/// The record peeker's context: the end of a partition is an answer there
+/// (`enable.partition.eof`), which rust-rdkafka also hands to the context's
+/// error callback; the default one logged each as an ERROR line ("Global
+/// error: PartitionEOF"), thousands per cycle on a large cluster. Other
+/// errors are logged as the default does.
+struct PeekContext;
+
+impl rdkafka::ClientContext for PeekContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            return;
+        }
+        tracing::error!(%error, reason, "librdkafka error (record peek)");
+    }
+}
+
+impl ConsumerContext for PeekContext {}
 
 /// Whether the settings leave the connection plaintext without SASL (the
 /// only kind the shared-connection path speaks).
@@ -339,17 +366,18 @@ impl OffsetClient {
                     Isolation::ReadCommitted => "read_committed",
                     Isolation::ReadUncommitted => "read_uncommitted",
                 };
-                client(
+                client_with(
                     &self.base,
                     &[
                         ("isolation.level", level),
                         ("enable.partition.eof", "true"),
                         ("max.partition.fetch.bytes", "65536"),
-                        ("fetch.wait.max.ms", "50"),
+                        ("fetch.wait.max.ms", "5"),
                         // librdkafka's consumer wants a group.id even for
                         // assign(); this one never joins and never commits.
                         ("group.id", "ksbridge-lag-peek"),
                     ],
+                    PeekContext,
                 )?
             }
         };
@@ -368,7 +396,7 @@ impl OffsetClient {
     // state would otherwise be threaded through several functions.
     fn peek_with(
         &self,
-        consumer: &BaseConsumer,
+        consumer: &BaseConsumer<PeekContext>,
         reqs: &[PeekRequest],
         budget: Duration,
     ) -> Result<HashMap<TopicPartition, PeekResult>, LagError> {

@@ -88,6 +88,8 @@ pub struct Output {
     pub age: Option<Duration>,
     /// What the limits cut from this refresh (`ksbridge_scrape_truncated_total`).
     pub cuts: Cuts,
+    /// The restores the state poller followed (for the `/apps` page).
+    pub restores: Option<Arc<crate::insight::restore::History>>,
 }
 
 /// Anything the scraper refreshes.

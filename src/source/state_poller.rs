@@ -2,16 +2,19 @@
 //! beans of one JVM (`stream-metrics`, `stream-thread-metrics`, and the task
 //! beans for restore progress) at a short interval on its own connection, and
 //! feeds an [`insight::states::Tracker`]: transitions, time in state, last
-//! rebalance start and duration, per client and per thread, and the client's
-//! last restore start, end and duration. Input: a JVM target and an interval; output: the tracker's
-//! families on every refresh (source `state`). Dropping the poller (its slot
-//! replaced or removed) closes its connection.
+//! rebalance start and duration, per client and per thread, and the last
+//! restore's start, end and duration per client and task (before Kafka
+//! Streams 3.5 from the restore consumers' lag, read only while no task has
+//! the restore metric). Input: a JVM target and an interval; output: the
+//! tracker's families and restore history on every refresh (source `state`).
+//! Dropping the poller (its slot replaced or removed) closes its connection.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::discovery::procfs;
+use crate::insight::restore;
 use crate::insight::states::Tracker;
 use crate::jvm::{ConnectionId, Jvm, Target};
 use crate::streams::Out;
@@ -27,6 +30,21 @@ pub const PATTERNS: &[&str] = &[
     "kafka.streams:type=stream-thread-metrics,*",
     "kafka.streams:type=stream-task-metrics,*",
 ];
+
+/// Also read while no task shows `restore-remaining-records-total` (Kafka
+/// Streams before 3.5, or no task yet): the restore consumers' lag per
+/// changelog partition, the fallback source of restore progress.
+pub const RESTORE_CONSUMER_PATTERN: &str =
+    "kafka.consumer:type=consumer-fetch-manager-metrics,client-id=*-restore-consumer,*";
+
+/// The patterns of one poll.
+fn patterns(restore_consumers: bool) -> Vec<String> {
+    let mut p: Vec<String> = PATTERNS.iter().map(|p| p.to_string()).collect();
+    if restore_consumers {
+        p.push(RESTORE_CONSUMER_PATTERN.to_string());
+    }
+    p
+}
 
 #[derive(Default)]
 struct Shared {
@@ -66,6 +84,7 @@ impl StatePoller {
                 jvm: jvm.clone(),
                 id: None,
             };
+            let mut restore_consumers = true;
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let deadline = interval.max(Duration::from_secs(2));
@@ -84,9 +103,9 @@ impl StatePoller {
                         }
                     },
                 };
-                let patterns = PATTERNS.iter().map(|p| p.to_string()).collect();
-                match jvm.read(c, patterns, deadline).await {
+                match jvm.read(c, patterns(restore_consumers), deadline).await {
                     Ok(r) => {
+                        restore_consumers = restore::needs_consumer_lag(&r.snapshot);
                         let mut g = lock(&s);
                         g.tracker.observe(&r.snapshot, now_ms());
                         g.error = None;
@@ -167,6 +186,7 @@ impl Source for StatePoller {
             g.tracker.families(&mut out);
             Ok(Output {
                 families: out.into_vec(),
+                restores: Some(Arc::new(g.tracker.restores.clone())),
                 ..Output::default()
             })
         })

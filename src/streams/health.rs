@@ -2,8 +2,9 @@
 //! `kafka_streams_health{reason}` (0 healthy, 1 degraded, 2 failed; reason
 //! the worst finding's code, `ok` when healthy),
 //! `kafka_streams_restore_remaining_records` per active task (Kafka's
-//! `restore-remaining-records-total`, a gauge despite its name, clamped at 0)
-//! and `kafka_streams_restore_eta_seconds` while a task restores. With the
+//! `restore-remaining-records-total`, a gauge despite its name, clamped at 0;
+//! before 3.5 the restore consumer's lag, `kafka_streams_restore_source_info`
+//! says which) and `kafka_streams_restore_eta_seconds` while a task restores. With the
 //! lag source's verdicts in the context, a running client whose group's
 //! offsets stopped while lag remains is `stuck`. Input: snapshot + context;
 //! output: families.
@@ -23,6 +24,8 @@ pub const GROUP: Group = Group {
         Beans::of("kafka.streams", "stream-task-metrics"),
         Beans::of("kafka.streams", "stream-state-updater-metrics"),
         Beans::of("kafka.streams", "stream-processor-node-metrics"),
+        // The restore consumers' lag: restore progress before Kafka Streams 3.5.
+        Beans::of("kafka.consumer", "consumer-fetch-manager-metrics"),
     ],
     // Judgements, not Kafka's metrics: no attribute is this group's own.
     level: |_, _| None,
@@ -56,27 +59,28 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             labels,
             f64::from(h.status.exit_code()),
         );
-        let prefix = format!("{}-", c.client_id);
-        for b in snapshot.of_type("kafka.streams", "stream-task-metrics") {
-            let (Some(thread), Some(task)) = (b.name.get("thread-id"), b.name.get("task-id"))
-            else {
-                continue;
-            };
-            let Some(rest) = thread.strip_prefix(&prefix) else {
-                continue;
-            };
-            let Some(v) = b.f64("restore-remaining-records-total") else {
-                continue;
-            };
+        let progress = insight::restore::progress(snapshot, &c.client_id);
+        if let Some(src) = progress.source {
             let mut labels = base.clone();
-            labels.push(("thread".into(), rest.to_string()));
-            task_labels(&mut labels, task);
+            labels.push(("source".into(), src.as_str().into()));
+            out.add(
+                "kafka_streams_restore_source",
+                Kind::Info,
+                "Where the restore families come from: task_metric (the tasks' restore-remaining-records-total, Kafka Streams 3.5+) or restore_consumer_lag (the restore consumer's records-lag per changelog partition, before 3.5).",
+                labels,
+                1.0,
+            );
+        }
+        for r in &progress.tasks {
+            let mut labels = base.clone();
+            labels.push(("thread".into(), r.thread.clone()));
+            task_labels(&mut labels, &r.task);
             out.add(
                 "kafka_streams_restore_remaining_records",
                 Kind::Gauge,
-                "Records an active task still has to restore from its changelogs (Kafka's restore-remaining-records-total, 3.5+, clamped at 0: it can read negative briefly).",
+                "Records an active task still has to restore from its changelogs (Kafka's restore-remaining-records-total, 3.5+, clamped at 0: it can read negative briefly; before 3.5 the restore consumer's lag on the task's changelog partitions, see kafka_streams_restore_source_info).",
                 labels,
-                if v.is_finite() { v.max(0.0) } else { 0.0 },
+                r.remaining,
             );
         }
         for r in &app.instances[0].restoring {
@@ -87,7 +91,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             out.add(
                 "kafka_streams_restore_eta_seconds",
                 Kind::Gauge,
-                "Seconds until a restoring task is done at its current restore rate (the task's, else its share of the state updater's).",
+                insight::restore::ETA_HELP,
                 labels,
                 eta,
             );

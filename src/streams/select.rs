@@ -51,6 +51,11 @@ const READ_BY_NAME: &[(&str, &[&str])] = &[
         ],
     ),
     ("stream-state-updater-metrics", &["restore-records-rate"]),
+    // Restore progress before Kafka Streams 3.5 (`insight::restore`).
+    (
+        "consumer-fetch-manager-metrics",
+        &["records-lag", "records-consumed-rate"],
+    ),
     (
         "stream-state-metrics",
         &["put-latency-avg", "get-latency-avg"],

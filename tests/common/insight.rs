@@ -138,3 +138,82 @@ pub fn reason_codes(v: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// `ksbridge status ARGS --watch --json --interval 0.2` running in the
+/// background: every refresh's JSON document, in order. Drop kills it.
+pub struct StatusWatch {
+    child: std::process::Child,
+    docs: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl StatusWatch {
+    pub fn start(args: &[&str]) -> StatusWatch {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ksbridge"))
+            .arg("status")
+            .args(args)
+            .args(["--watch", "--json", "--interval", "0.2"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ksbridge status --watch");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, docs) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let docs = serde_json::Deserializer::from_reader(std::io::BufReader::new(stdout))
+                .into_iter::<serde_json::Value>();
+            for d in docs {
+                let Ok(v) = d else { break };
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        StatusWatch { child, docs }
+    }
+
+    /// Waits until a refresh satisfies `ok` and returns it; on timeout the
+    /// panic shows the last document.
+    pub fn until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let start = Instant::now();
+        let mut last = serde_json::Value::Null;
+        loop {
+            let left = timeout.saturating_sub(start.elapsed());
+            match self.docs.recv_timeout(left.min(Duration::from_millis(500))) {
+                Ok(v) if ok(&v) => return v,
+                Ok(v) => last = v,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("status --watch ended while waiting for {what}; last: {last}")
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if start.elapsed() >= timeout {
+                panic!("timed out after {timeout:?} waiting for {what} in status --watch; last: {last}");
+            }
+        }
+    }
+}
+
+impl Drop for StatusWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `last_restores` entry of `task` (`None`: the client as a whole) of
+/// the first instance in a `status --json` document.
+pub fn last_restore<'a>(
+    v: &'a serde_json::Value,
+    task: Option<&str>,
+) -> Option<&'a serde_json::Value> {
+    v["instances"][0]["last_restores"]
+        .as_array()?
+        .iter()
+        .find(|p| p["task"].as_str() == task)
+}

@@ -42,18 +42,31 @@ const TOOL_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum KafkaLine {
     V4,
     V3_9,
+    /// Kafka Streams 3.4 (before `restore-remaining-records-total`): the demo app only
+    /// (`AppOptions::line`), run against a 3.9 or 4.x broker.
+    V3_4,
 }
 
 impl KafkaLine {
+    /// The lines with a broker.
     pub fn all() -> [KafkaLine; 2] {
         [KafkaLine::V4, KafkaLine::V3_9]
     }
 
-    /// The line as scripts/kafka-lab names it: "4" or "3.9".
+    /// The line as scripts/kafka-lab names it: "4", "3.9" or "3.4".
     pub fn as_str(self) -> &'static str {
         match self {
             KafkaLine::V4 => "4",
             KafkaLine::V3_9 => "3.9",
+            KafkaLine::V3_4 => "3.4",
+        }
+    }
+
+    /// The line whose broker and tools serve this one (3.4 has only the app: 3.9's).
+    pub fn broker_line(self) -> KafkaLine {
+        match self {
+            KafkaLine::V3_4 => KafkaLine::V3_9,
+            l => l,
         }
     }
 
@@ -61,6 +74,7 @@ impl KafkaLine {
         match self {
             KafkaLine::V4 => 0,
             KafkaLine::V3_9 => 1,
+            KafkaLine::V3_4 => 2,
         }
     }
 
@@ -85,7 +99,7 @@ impl KafkaLine {
     fn log_flags(self, file: &Path) -> Vec<String> {
         let config = match self {
             KafkaLine::V4 => "-Dlog4j2.configurationFile=ksb-file-log4j2.xml",
-            KafkaLine::V3_9 => "-Dlog4j.configuration=ksb-file-log4j.properties",
+            KafkaLine::V3_9 | KafkaLine::V3_4 => "-Dlog4j.configuration=ksb-file-log4j.properties",
         };
         vec![
             config.to_owned(),
@@ -125,7 +139,7 @@ pub fn java() -> PathBuf {
 
 /// The lab classpath of `line`; builds the lab (scripts/kafka-lab build) once per process.
 pub fn classpath(line: KafkaLine) -> String {
-    static CLASSPATHS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    static CLASSPATHS: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     CLASSPATHS[line.index()]
         .get_or_init(|| {
             let out = Command::new("bash")
@@ -380,8 +394,9 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts a fresh broker (new data directory, free ports).
+    /// Starts a fresh broker (new data directory, free ports) of `line`'s broker line.
     pub fn start(line: KafkaLine) -> Broker {
+        let line = line.broker_line();
         let dir = fresh_dir(&format!("broker-{line}"));
         let mut broker = Broker {
             line,
@@ -400,6 +415,7 @@ impl Broker {
     /// explicitly (it exits with the test process). Tests sharing it use `unique` names.
     pub fn shared(line: KafkaLine) -> &'static Broker {
         static SHARED: [OnceLock<Broker>; 2] = [OnceLock::new(), OnceLock::new()];
+        let line = line.broker_line();
         SHARED[line.index()].get_or_init(|| {
             let b = Broker::start(line);
             eprintln!(
@@ -539,6 +555,7 @@ pub fn kafka_tool(line: KafkaLine, tool: &str, args: &[&str]) -> Output {
 
 /// Like `kafka_tool`, with `input` on the tool's stdin (e.g. records for "console-producer").
 pub fn kafka_tool_with_input(line: KafkaLine, tool: &str, args: &[&str], input: &str) -> Output {
+    let line = line.broker_line();
     classpath(line); // build once, outside the tool's time limit
     let dir = fresh_dir("tool");
     let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
@@ -986,6 +1003,7 @@ impl Drop for StreamsApp {
 /// Dumps the MBeans of JVM `pid` (matching any of the ObjectName `patterns`; all when empty)
 /// with the lab's capture tool (`ksbridge.lab.Capture`, attach API) in the capture format.
 pub fn capture(line: KafkaLine, pid: u32, patterns: &[&str]) -> serde_json::Value {
+    let line = line.broker_line();
     let dir = fresh_dir("capture");
     let file = dir.join("capture.json");
     let mut cmd = Command::new(java());
