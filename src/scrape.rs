@@ -256,6 +256,33 @@ pub struct ScrapeSettings {
 #[derive(Debug)]
 pub struct ScrapeResult {
     pub families: Vec<Family>,
+    /// When every refresh had answered: what follows (merge, encoding,
+    /// sending) is the answer's tail, reported back with [`Scraper::answered`].
+    pub reads_done: Instant,
+}
+
+/// How many recent answers' tails the deadline budget looks at.
+const TAILS: usize = 16;
+
+/// The deadline budget: how long the recent answers took after their reads
+/// (merging and encoding, on a machine as loaded as it is now), so that the
+/// next read leaves that much of Prometheus's timeout (see [`Scraper::deadline`]).
+#[derive(Debug, Default)]
+struct Tails {
+    recent: std::collections::VecDeque<Duration>,
+}
+
+impl Tails {
+    fn add(&mut self, d: Duration) {
+        if self.recent.len() == TAILS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(d);
+    }
+
+    fn max(&self) -> Option<Duration> {
+        self.recent.iter().max().copied()
+    }
 }
 
 /// Every source and how to turn them into one exposition.
@@ -263,6 +290,7 @@ pub struct Scraper {
     slots: RwLock<Vec<Arc<Slot>>>,
     settings: ScrapeSettings,
     errors: Mutex<BTreeMap<&'static str, u64>>,
+    tails: Mutex<Tails>,
 }
 
 impl Scraper {
@@ -271,6 +299,7 @@ impl Scraper {
             slots: RwLock::new(Vec::new()),
             settings,
             errors: Mutex::new(BTreeMap::new()),
+            tails: Mutex::new(Tails::default()),
         }
     }
 
@@ -301,15 +330,45 @@ impl Scraper {
         ids
     }
 
-    /// The read deadline for a scrape: a bit under Prometheus's
-    /// `X-Prometheus-Scrape-Timeout-Seconds` (90%, minus 100 ms for encoding
-    /// and the network), never above `max_deadline`.
+    /// The read deadline for a scrape: Prometheus's
+    /// `X-Prometheus-Scrape-Timeout-Seconds` minus what the answer needs
+    /// after its reads, never above `max_deadline`. That reserve is 1.5
+    /// times the longest tail of the last 16 answers plus 50 ms (merging
+    /// and encoding take what they take on this build and this machine's
+    /// load), at least 10 % of the timeout plus 100 ms and at most half of
+    /// it.
     pub fn deadline(&self, scrape_timeout_header: Option<f64>) -> Duration {
         let max = self.settings.max_deadline;
-        match scrape_timeout_header.filter(|s| s.is_finite() && *s > 0.0) {
-            Some(s) => Duration::from_secs_f64((s * 0.9 - 0.1).max(0.05)).min(max),
-            None => max,
+        let Some(s) = scrape_timeout_header.filter(|s| s.is_finite() && *s > 0.0) else {
+            return max;
+        };
+        // Whole microseconds: no float rounding in what follows.
+        let timeout = Duration::from_micros((s.min(1e6) * 1e6).round() as u64);
+        let floor = timeout / 10 + Duration::from_millis(100);
+        let measured = lock(&self.tails, "answer tails")
+            .max()
+            .map(|t| t.mul_f64(1.5) + Duration::from_millis(50))
+            .unwrap_or_default();
+        let reserve = measured.max(floor).min(timeout / 2);
+        timeout
+            .saturating_sub(reserve)
+            .max(Duration::from_millis(50))
+            .min(max)
+    }
+
+    /// Records how long an answer took after its reads (`reads_done` from
+    /// its [`ScrapeResult`]; called once the answer is sent): the next
+    /// deadlines leave that much time.
+    pub fn answered(&self, reads_done: Instant) {
+        let tail = reads_done.elapsed();
+        let mut tails = lock(&self.tails, "answer tails");
+        if tails.max().is_some_and(|m| tail > m) {
+            tracing::debug!(
+                tail_ms = tail.as_millis() as u64,
+                "an answer took longer after its reads than the recent ones: the next reads leave more time"
+            );
         }
+        tails.add(tail);
     }
 
     /// Refreshes every source in parallel under the deadline and merges the
@@ -329,6 +388,7 @@ impl Scraper {
                 results[i] = r;
             }
         }
+        let reads_done = Instant::now();
         let errors = {
             let mut errors = lock(&self.errors, "error counts");
             for e in results.iter().filter_map(|r| r.error.as_ref()) {
@@ -368,7 +428,10 @@ impl Scraper {
                 Vec::new()
             }
         };
-        ScrapeResult { families }
+        ScrapeResult {
+            families,
+            reads_done,
+        }
     }
 }
 
@@ -453,7 +516,7 @@ mod tests {
         let first = s.scrape(None).await;
         assert_eq!(value(&first, "ksbridge_scrape_success"), Some(1.0));
         // Prometheus's 0.3 s timeout gives a read deadline of 0.17 s: missed.
-        assert_eq!(s.deadline(Some(0.3)), Duration::from_secs_f64(0.17));
+        assert_eq!(s.deadline(Some(0.3)), Duration::from_millis(170));
         let t = Instant::now();
         let second = s.scrape(Some(0.3)).await;
         assert!(
@@ -468,5 +531,32 @@ mod tests {
             "last good snapshot"
         );
         assert_eq!(s.deadline(Some(100.0)), Duration::from_secs(5), "capped");
+    }
+
+    #[tokio::test]
+    async fn the_deadline_leaves_what_recent_answers_needed_after_their_reads() {
+        let (s, _) = scraper(Duration::from_millis(1));
+        let one = Some(1.0);
+        // No answer yet: 10 % plus 100 ms.
+        assert_eq!(s.deadline(one), Duration::from_millis(800));
+        // A 300 ms tail: 1.5 x 300 + 50 = 500 ms reserved.
+        s.answered(Instant::now() - Duration::from_millis(300));
+        assert_eq!(s.deadline(one), Duration::from_millis(500));
+        // Never more than half the timeout.
+        s.answered(Instant::now() - Duration::from_secs(2));
+        assert_eq!(s.deadline(one), Duration::from_millis(500));
+        assert_eq!(s.deadline(Some(4.0)), Duration::from_millis(2000));
+        // Quick answers: the floor again once the slow ones are 16 answers old.
+        for _ in 0..TAILS {
+            s.answered(Instant::now());
+        }
+        let d = s.deadline(one);
+        assert!(
+            d <= Duration::from_millis(800) && d >= Duration::from_millis(790),
+            "{d:?}"
+        );
+        // A scrape reports when its reads were done.
+        let r = s.scrape(one).await;
+        assert!(r.reads_done.elapsed() < Duration::from_secs(5));
     }
 }

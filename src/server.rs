@@ -37,8 +37,70 @@ pub fn router(scraper: Arc<Scraper>, telemetry_path: &str) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(index))
         .route("/apps/{application_id}", get(app_page))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(CompressionLayer::new().gzip(true))
+        // Outside the compression: times the whole answer.
+        .layer(axum::middleware::from_fn_with_state(state, time_answer))
+}
+
+/// When a `/metrics` answer's reads were done (a response extension).
+#[derive(Debug, Clone, Copy)]
+struct ReadsDone(std::time::Instant);
+
+/// Tells the scraper how long a `/metrics` answer took after its reads,
+/// once its body is sent (or dropped): merging, encoding and compressing
+/// included, which the next scrapes' deadlines leave room for.
+async fn time_answer(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let resp = next.run(req).await;
+    let Some(ReadsDone(at)) = resp.extensions().get::<ReadsDone>().copied() else {
+        return resp;
+    };
+    let scraper = state.scraper.clone();
+    resp.map(|inner| {
+        axum::body::Body::new(Timed {
+            inner,
+            done: Some(Box::new(move || scraper.answered(at))),
+        })
+    })
+}
+
+/// A response body that runs `done` when it is dropped: hyper drops it
+/// once it is sent whole, or when the client went away.
+struct Timed {
+    inner: axum::body::Body,
+    done: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl axum::body::HttpBody for Timed {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            done();
+        }
+    }
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -50,6 +112,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         .and_then(|v| v.trim().parse::<f64>().ok());
     let format = Format::negotiate(header_str(&headers, "accept"));
     let result = state.scraper.scrape(timeout).await;
+    let reads_done = ReadsDone(result.reads_done);
     let Ok(text) =
         tokio::task::spawn_blocking(move || encode::encode(&result.families, format)).await
     else {
@@ -62,6 +125,8 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     );
     resp.headers_mut()
         .insert(header::VARY, HeaderValue::from_static("Accept"));
+    // The next reads leave what this answer needs after them (`time_answer`).
+    resp.extensions_mut().insert(reads_done);
     resp
 }
 

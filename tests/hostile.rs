@@ -166,3 +166,137 @@ fn two_processes_stay_apart_and_a_hostile_capture_costs_only_its_limits() {
     }
     assert!(!serve.log().contains("OutOfMemoryError"));
 }
+
+/// The hostile target's blocking getter: a bean of its own flood.
+const HOSTILE_NODE: &str = "kafka.streams:type=stream-processor-node-metrics,thread-id=hostile-StreamThread-1,task-id=0_0,processor-node-id=KSTREAM-HOSTILE-0000000";
+
+/// Every Kafka Streams series line naming `target`, sorted: what the model
+/// made of that target's replayed beans, values included (the `jvm_*` and
+/// `process_*` series are the replay JVM's own, live, values).
+fn series_of(text: &str, target: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("kafka_streams_") && l.contains(target))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// One well-behaved replay JVM served beside a hostile one (a getter that
+/// blocks for 60 s, 5,000 beans, a bean of 5,000 attributes, a 10 MB
+/// string) in one `serve`, and by a second `serve` alone: scraped in turns
+/// (so both see the same machine load), the good target's series are the
+/// same complete set with the same values on every scrape beside the
+/// hostile one, its read time stays within 2x its time alone plus 0.5 s
+/// (medians), the hostile target is cut to the limits and says so, and the
+/// embedded JVM never runs out of heap.
+#[test]
+fn a_hostile_target_does_not_slow_a_good_one_beside_it() {
+    let good = ReplayJvm::start(ReplayOptions::default());
+    let mut hostile = ReplayJvm::start(ReplayOptions {
+        capture: None,
+        extra_jvm_args: vec![format!(
+            "-Dksbridge.replay.hostile=many hostile 5000;wide hostile 5000;bigstring hostile {}",
+            10 << 20
+        )],
+        ..ReplayOptions::default()
+    });
+    hostile.command(&format!(
+        "block {} process-total 60",
+        common::replay::quoted(HOSTILE_NODE)
+    ));
+    let (g, h) = (good.pid().to_string(), hostile.pid().to_string());
+    let limits = ["--state-poller.interval", "0", "--limits.beans", "1000"];
+    let alone = Serve::start(&[&["--target", g.as_str()][..], &limits[..]].concat());
+    let both = Serve::start(
+        &[
+            &["--target", g.as_str(), "--target", h.as_str()][..],
+            &limits[..],
+        ]
+        .concat(),
+    );
+    let (gs, hs) = (format!("target=\"pid:{g}\""), format!("target=\"pid:{h}\""));
+    // Prometheus's header: a 5 s scrape timeout.
+    let scrape = |serve: &Serve| -> String {
+        let r = serve
+            .get("/metrics", &[("X-Prometheus-Scrape-Timeout-Seconds", "5")])
+            .expect("scrape");
+        assert_eq!(r.status, 200, "{}", serve.log());
+        r.text()
+    };
+    let good_ok = |t: &str| value(t, "ksbridge_scrape_success", &[&gs]) == Some(1.0);
+    // Attaching (and the hostile target's first read, which waits for its
+    // blocked getter until the deadline) are one-time costs.
+    let mut previous = Vec::new();
+    let reference = wait_until(
+        "the good target read alone",
+        Duration::from_secs(120),
+        || {
+            let t = scrape(&alone);
+            // Two reads in a row that agree (the first can be cut for time
+            // on a loaded machine).
+            let now = series_of(&t, &gs);
+            let stable = good_ok(&t) && !now.is_empty() && now == previous;
+            previous = now;
+            stable.then(|| previous.clone())
+        },
+    );
+    assert!(reference.len() > 20, "{reference:?}");
+    wait_until(
+        "both targets read beside each other",
+        Duration::from_secs(120),
+        || {
+            let t = scrape(&both);
+            (good_ok(&t) && value(&t, "ksbridge_scrape_success", &[&hs]).is_some()).then_some(())
+        },
+    );
+    let (mut alone_s, mut beside_s) = (Vec::new(), Vec::new());
+    let mut last = String::new();
+    for i in 0..6 {
+        let a = scrape(&alone);
+        assert!(good_ok(&a), "scrape {i} alone:\n{a}");
+        alone_s.push(value(&a, "ksbridge_scrape_duration_seconds", &[&gs]).unwrap());
+        let b = scrape(&both);
+        assert!(
+            good_ok(&b),
+            "scrape {i} beside the hostile target:\n{}",
+            both.log()
+        );
+        let got = series_of(&b, &gs);
+        let missing: Vec<&String> = reference.iter().filter(|l| !got.contains(l)).collect();
+        let extra: Vec<&String> = got.iter().filter(|l| !reference.contains(l)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "scrape {i}: the good target's series beside the hostile one differ: missing {missing:?}, extra {extra:?}"
+        );
+        beside_s.push(value(&b, "ksbridge_scrape_duration_seconds", &[&gs]).unwrap());
+        last = b;
+    }
+    let (a, b) = (median(alone_s.clone()), median(beside_s.clone()));
+    eprintln!(
+        "good target's read: alone {alone_s:?} (median {a:.3}s), beside the hostile one {beside_s:?} (median {b:.3}s): {:.2}x",
+        b / a
+    );
+    assert!(
+        b <= 2.0 * a + 0.5,
+        "the good target's read took {b:.3}s beside the hostile one, {a:.3}s alone"
+    );
+    // The hostile target cost only what the limits allow, and it is said.
+    for reason in ["beans", "attributes", "value_length"] {
+        let n = value(
+            &last,
+            "ksbridge_scrape_truncated_total",
+            &[&hs, &format!("reason=\"{reason}\"")],
+        );
+        assert!(n.unwrap_or(0.0) > 0.0, "nothing cut for {reason}:\n{last}");
+    }
+    assert_eq!(count(&last, "ksbridge_scrape_truncated_total", &gs), 0);
+    assert!(last.len() < 4 << 20, "an answer of {} bytes", last.len());
+    assert!(!both.log().contains("OutOfMemoryError"), "{}", both.log());
+}

@@ -327,13 +327,13 @@ fn soak_with_faults() {
     );
     assert!(scrapes > 0.0, "Prometheus scraped ksbridge");
     // Every answer this test asked for was a 200 (`scrape`). Prometheus's own
-    // 1 s timeout still cuts some answers on this 2-core machine: the debug
-    // build's model and encoding of four targets come on top of the 90 % read
-    // deadline (about 6 % of scrapes in a 90 s run). The report says how many;
-    // the bound catches an agent that stops answering.
+    // 1 s timeout counts too: the read deadline leaves what recent answers
+    // needed after their reads (the debug build's model, merge and encoding
+    // of four targets on this 2-core machine), so nearly all arrive in time;
+    // a few may not where the machine's load jumps between two scrapes.
     assert!(
-        answered >= scrapes * 0.8,
-        "at least 80 % of Prometheus's scrapes answered in time: {answered} of {scrapes}"
+        answered >= scrapes * 0.95,
+        "at least 95 % of Prometheus's scrapes answered in time: {answered} of {scrapes}"
     );
     assert!(!faults.is_empty(), "at least one app fault in {secs}s");
     for d in &lag_back {

@@ -3,7 +3,8 @@
 //! snapshots and typed [`JvmError`]s. All JNI runs on a dedicated worker
 //! thread behind the `Send + Clone` [`Jvm`] handle that async code awaits.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use jni::objects::{JClass, JObject, JValue, JValueOwned};
@@ -213,6 +214,12 @@ impl Jvm {
         }
     }
 
+    /// Runs `f` on a JNI worker and awaits its answer for at most `limit`
+    /// (plus [`GRACE`]). When this future is dropped or gives up first (the
+    /// scrape's deadline passed, the HTTP client went away), the job's cancel
+    /// flag is set: a worker that has not started it drops it unrun, and the
+    /// shim, which asks `Shim.cancelled()` while it waits, stops a read that
+    /// is running (see `Conn.read`).
     async fn call<T: Send + 'static>(
         &self,
         limit: Duration,
@@ -221,9 +228,16 @@ impl Jvm {
         f: impl FnOnce(&mut JNIEnv, &JClass) -> Result<T, JvmError> + Send + 'static,
     ) -> Result<T, JvmError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: runtime::Job = Box::new(move |env, class| {
-            let _ = tx.send(f(env, class));
-        });
+        let cancel = Arc::new(AtomicBool::new(false));
+        // Set when this future ends, however it ends (a finished job no
+        // longer looks at it).
+        let _gave_up = SetOnDrop(cancel.clone());
+        let job = runtime::Job {
+            run: Box::new(move |env, class| {
+                let _ = tx.send(f(env, class));
+            }),
+            cancel: Some(cancel),
+        };
         self.rt.jobs.send(job).map_err(|_| JvmError::WorkerGone)?;
         match tokio::time::timeout(limit + GRACE, rx).await {
             // A shim-side timeout that did not say its deadline ran under `limit`.
@@ -244,6 +258,39 @@ impl Jvm {
                 after: limit,
             }),
         }
+    }
+
+    /// Runs `f` on a JNI worker without waiting for it and without letting
+    /// anyone cancel it (closing a connection must happen even when nobody
+    /// waits for it any more).
+    fn detached(&self, f: impl FnOnce(&mut JNIEnv, &JClass) + Send + 'static) {
+        let job = runtime::Job {
+            run: Box::new(f),
+            cancel: None,
+        };
+        if self.rt.jobs.send(job).is_err() {
+            tracing::debug!("the embedded JVM worker has stopped: job not run");
+        }
+    }
+
+    /// How many JNI jobs were dropped unrun because their caller had given up.
+    pub fn dropped_jobs(&self) -> u64 {
+        runtime::dropped_jobs()
+    }
+
+    /// How many reads the shim stopped before they answered, because their
+    /// caller gave up or their connection was closed meanwhile.
+    pub async fn cancelled_reads(&self) -> Result<u64, JvmError> {
+        self.call(
+            Duration::from_secs(5),
+            "stats",
+            "every connection".into(),
+            |env, class| {
+                let v = call_static(env, class, "cancelledReads", "()J", &[], "stats")?;
+                Ok(v.j().map_err(|e| jni_error("stats", e))? as u64)
+            },
+        )
+        .await
     }
 
     /// Every local JVM the attach API can see (not ksbridge itself).
@@ -279,41 +326,47 @@ impl Jvm {
         }
         let ms = duration_ms(timeout);
         let label = target_label(&target);
-        self.call(timeout, "connect", label, move |env, class| {
-            let v = match &target {
-                Target::Pid(pid) => call_static(
-                    env,
-                    class,
-                    "connectPid",
-                    "(JJ)J",
-                    &[JValue::Long(i64::from(*pid)), JValue::Long(ms)],
-                    "connect",
-                )?,
-                Target::Url { url, credentials } => {
-                    let url = new_string(env, url)?;
-                    let (user, password) = match credentials {
-                        Some(c) => (new_string(env, &c.user)?, new_string(env, &c.password)?),
-                        None => (JObject::null(), JObject::null()),
-                    };
-                    call_static(
+        let jvm = self.clone();
+        let opened = self
+            .call(timeout, "connect", label, move |env, class| {
+                let v = match &target {
+                    Target::Pid(pid) => call_static(
                         env,
                         class,
-                        "connectUrl",
-                        "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)J",
-                        &[
-                            JValue::Object(&url),
-                            JValue::Object(&user),
-                            JValue::Object(&password),
-                            JValue::Long(ms),
-                        ],
+                        "connectPid",
+                        "(JJ)J",
+                        &[JValue::Long(i64::from(*pid)), JValue::Long(ms)],
                         "connect",
-                    )?
-                }
-            };
-            let id = v.j().map_err(|e| jni_error("connect", e))?;
-            Ok(ConnectionId(id as u64))
-        })
-        .await
+                    )?,
+                    Target::Url { url, credentials } => {
+                        let url = new_string(env, url)?;
+                        let (user, password) = match credentials {
+                            Some(c) => (new_string(env, &c.user)?, new_string(env, &c.password)?),
+                            None => (JObject::null(), JObject::null()),
+                        };
+                        call_static(
+                            env,
+                            class,
+                            "connectUrl",
+                            "(Ljava/lang/String;Ljava/lang/String;Ljava/lang/String;J)J",
+                            &[
+                                JValue::Object(&url),
+                                JValue::Object(&user),
+                                JValue::Object(&password),
+                                JValue::Long(ms),
+                            ],
+                            "connect",
+                        )?
+                    }
+                };
+                let id = v.j().map_err(|e| jni_error("connect", e))?;
+                Ok(Unclaimed {
+                    jvm,
+                    id: Some(ConnectionId(id as u64)),
+                })
+            })
+            .await?;
+        Ok(opened.claim())
     }
 
     /// Reads every bean matching one of the ObjectName patterns in one JNI
@@ -459,26 +512,97 @@ impl Jvm {
 
     /// Closes a connection (the target keeps running; its management agent
     /// stays). The shim closes it in the background and then has the embedded
-    /// JVM collect, so the connection's RMI lease and thread go too.
+    /// JVM collect, so the connection's RMI lease and thread go too. The job
+    /// is never dropped, even when this future is.
     pub async fn close(&self, conn: ConnectionId) {
-        let _ = self
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.detached(move |env, class| {
+            close_now(env, class, conn);
+            let _ = tx.send(());
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+    }
+
+    /// Closes a connection without waiting (from `Drop`, or where no runtime
+    /// runs): the job is queued and never dropped.
+    pub fn close_detached(&self, conn: ConnectionId) {
+        self.detached(move |env, class| close_now(env, class, conn));
+    }
+
+    /// The targets of the connections open now, one entry per connection
+    /// (`pid 42`, a service URL): what tests count to show that nothing is
+    /// left open.
+    pub async fn open_connections(&self) -> Result<Vec<String>, JvmError> {
+        let text = self
             .call(
                 Duration::from_secs(5),
-                "close",
-                format!("connection {}", conn.0),
-                move |env, class| {
-                    call_static(
+                "stats",
+                "every connection".into(),
+                |env, class| {
+                    let v = call_static(
                         env,
                         class,
-                        "close",
-                        "(J)V",
-                        &[JValue::Long(conn.0 as i64)],
-                        "close",
+                        "openTargets",
+                        "()Ljava/lang/String;",
+                        &[],
+                        "stats",
                     )?;
-                    Ok(())
+                    let obj = v.l().map_err(|e| jni_error("stats", e))?;
+                    Ok(runtime::java_string(env, obj))
                 },
             )
-            .await;
+            .await?;
+        Ok(text.lines().map(str::to_string).collect())
+    }
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A connection the shim opened that no caller has taken yet: if it is
+/// dropped undelivered (the caller of `connect` gave up while the shim
+/// connected), it is closed instead of staying open with nobody to close it.
+struct Unclaimed {
+    jvm: Jvm,
+    id: Option<ConnectionId>,
+}
+
+impl Unclaimed {
+    fn claim(mut self) -> ConnectionId {
+        // Always set by `connect`; taken only here or in `drop`.
+        self.id.take().unwrap_or(ConnectionId(0))
+    }
+}
+
+impl Drop for Unclaimed {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            tracing::debug!(
+                connection = id.0,
+                "closing a connection its caller gave up on"
+            );
+            self.jvm.close_detached(id);
+        }
+    }
+}
+
+/// `Shim.close(id)` on this worker (the shim closes in the background).
+fn close_now(env: &mut JNIEnv, class: &JClass, conn: ConnectionId) {
+    if let Err(e) = call_static(
+        env,
+        class,
+        "close",
+        "(J)V",
+        &[JValue::Long(conn.0 as i64)],
+        "close",
+    ) {
+        tracing::debug!(connection = conn.0, error = %e, "closing a connection failed");
     }
 }
 
@@ -581,6 +705,13 @@ fn map_exception(operation: &'static str, class: &str, message: &str) -> JvmErro
         "TARGET_GONE" => JvmError::TargetGone { target, reason },
         "TIMEOUT" => JvmError::Timeout {
             after: shim_deadline(&reason).unwrap_or(Duration::ZERO),
+            target,
+            operation,
+        },
+        // Only a caller that gave up gets it (nobody, normally): the
+        // connection is fine, as after a timeout.
+        "CANCELLED" => JvmError::Timeout {
+            after: Duration::ZERO,
             target,
             operation,
         },

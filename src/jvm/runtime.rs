@@ -1,15 +1,21 @@
 //! Locating libjvm, creating the one embedded JVM (off the main thread, with
 //! `-Xrs`), defining the shim classes from embedded bytes, and the worker
-//! threads every JNI call runs on. Input: closures over a `JNIEnv`; output:
-//! their results, delivered over channels.
+//! threads every JNI call runs on. Input: [`Job`]s (closures over a
+//! `JNIEnv`, with the flag their caller sets when it gives up); output:
+//! their results, delivered over channels. A job whose caller gave up before
+//! a worker took it is dropped unrun; one that runs can ask
+//! `Shim.cancelled()` (a native method answered here) between its steps.
 
+use std::cell::RefCell;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use jni::objects::{GlobalRef, JClass, JObject, JString, JThrowable};
-use jni::{InitArgsBuilder, JNIEnv, JNIVersion, JavaVM};
+use jni::sys::jboolean;
+use jni::{InitArgsBuilder, JNIEnv, JNIVersion, JavaVM, NativeMethod};
 
 use super::JvmError;
 
@@ -24,7 +30,40 @@ mod classes {
 /// many targets there are.
 const WORKERS: usize = 8;
 
-pub(crate) type Job = Box<dyn FnOnce(&mut JNIEnv, &JClass) + Send>;
+/// JNI work: a closure over a worker's `JNIEnv` and the shim class.
+pub(crate) type Work = Box<dyn FnOnce(&mut JNIEnv, &JClass) + Send>;
+
+/// One piece of JNI work and, when its caller may give up on it, the flag
+/// the caller sets then.
+pub(crate) struct Job {
+    pub(crate) run: Work,
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
+}
+
+/// Jobs dropped unrun because their caller had given up (tests, logs).
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// How many jobs were dropped unrun because their caller had given up.
+pub(crate) fn dropped_jobs() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+thread_local! {
+    /// The cancel flag of the job this worker thread runs now.
+    static CURRENT: RefCell<Option<Arc<AtomicBool>>> = const { RefCell::new(None) };
+}
+
+/// `Shim.cancelled()`: whether the caller of the job running on this thread
+/// gave up (false on any thread that is not a JNI worker running a job).
+extern "system" fn cancelled(_env: JNIEnv, _class: JClass) -> jboolean {
+    let gone = CURRENT.with(|c| {
+        c.try_borrow()
+            .ok()
+            .and_then(|c| c.as_ref().map(|f| f.load(Ordering::Relaxed)))
+            .unwrap_or(false)
+    });
+    u8::from(gone)
+}
 
 pub(crate) struct Runtime {
     pub(crate) jobs: mpsc::Sender<Job>,
@@ -197,6 +236,7 @@ fn create(libjvm: &Path) -> Result<(JavaVM, GlobalRef, bool), JvmError> {
             .attach_current_thread()
             .map_err(|e| JvmError::Startup(format!("attaching the init thread: {e}")))?;
         let shim = define_classes(&mut env)?;
+        register_natives(&mut env, &shim)?;
         let has_attach = {
             let class: &JClass = shim.as_obj().into();
             env.call_static_method(class, "hasAttach", "()Z", &[])
@@ -250,6 +290,25 @@ fn define_classes(env: &mut JNIEnv) -> Result<GlobalRef, JvmError> {
         .map_err(|e| JvmError::Startup(format!("global ref: {e}")))
 }
 
+/// Binds the shim's native methods to their Rust functions.
+fn register_natives(env: &mut JNIEnv, shim: &GlobalRef) -> Result<(), JvmError> {
+    let class: &JClass = shim.as_obj().into();
+    // The function's signature matches the declaration in Shim.java
+    // (`static native boolean cancelled()`): (JNIEnv*, jclass) -> jboolean.
+    let methods = [NativeMethod {
+        name: "cancelled".into(),
+        sig: "()Z".into(),
+        fn_ptr: cancelled as *mut std::ffi::c_void,
+    }];
+    env.register_native_methods(class, &methods).map_err(|e| {
+        let detail = take_exception(env).map(|(c, m)| format!("{c}: {m}"));
+        JvmError::Startup(format!(
+            "registering the shim's native methods failed: {}",
+            detail.unwrap_or_else(|| e.to_string())
+        ))
+    })
+}
+
 fn worker(vm: &JavaVM, shim: &GlobalRef, jobs: &Mutex<mpsc::Receiver<Job>>) {
     let Ok(mut env) = vm.attach_current_thread_as_daemon() else {
         return;
@@ -263,11 +322,27 @@ fn worker(vm: &JavaVM, shim: &GlobalRef, jobs: &Mutex<mpsc::Receiver<Job>>) {
             },
             Err(_) => return,
         };
+        if job
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            // Its caller gave up while it waited: nobody wants the answer.
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                dropped = dropped_jobs(),
+                "JNI job dropped unrun: its caller gave up"
+            );
+            continue;
+        }
+        CURRENT.with(|c| *c.borrow_mut() = job.cancel.clone());
         // Each job runs in its own local frame, so no local reference outlives it.
+        let run = job.run;
         let _ = env.with_local_frame(32, |env| -> jni::errors::Result<()> {
-            job(env, class);
+            run(env, class);
             Ok(())
         });
+        CURRENT.with(|c| *c.borrow_mut() = None);
         // A job must never leave an exception pending; clear defensively.
         if env.exception_check().unwrap_or(false) {
             let _ = env.exception_clear();

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,10 @@ pub struct JmxSource {
     options: Arc<Options>,
     /// The reader's include list, from the enabled groups.
     patterns: Vec<String>,
+    /// How long recent refreshes took after their read (thread CPU times,
+    /// skip list, model), in nanoseconds, decaying: the read leaves that
+    /// much of the deadline (see [`JmxSource::read_deadline`]).
+    after_read: AtomicU64,
 }
 
 impl JmxSource {
@@ -62,6 +66,7 @@ impl JmxSource {
             description,
             patterns: options.patterns(),
             options,
+            after_read: AtomicU64::new(0),
             reader: Reader::Live {
                 jvm,
                 target,
@@ -80,6 +85,7 @@ impl JmxSource {
             description: format!("capture {}", path.display()),
             patterns: options.patterns(),
             options,
+            after_read: AtomicU64::new(0),
             reader: Reader::File(path),
         }
     }
@@ -331,6 +337,30 @@ impl JmxSource {
     }
 }
 
+impl JmxSource {
+    /// The part of a refresh's deadline its read may use: what is left after
+    /// 1.5 times the recent time spent after the read plus 10 ms, at most a
+    /// quarter of the deadline (a read cut short by its deadline answers
+    /// partially; a model cut short by the scrape's deadline answers nothing).
+    fn read_deadline(&self, deadline: Duration) -> Duration {
+        let after = Duration::from_nanos(self.after_read.load(Ordering::Relaxed));
+        let reserve = (after.mul_f64(1.5) + Duration::from_millis(10)).min(deadline / 4);
+        deadline.saturating_sub(reserve)
+    }
+
+    /// Records how long this refresh took after its read: the largest of it
+    /// and three quarters of the previous figure (one slow model is
+    /// remembered for a few refreshes, not for ever).
+    fn note_after_read(&self, took: Duration) {
+        let new = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .after_read
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(new.max(old / 4 * 3))
+            });
+    }
+}
+
 impl Source for JmxSource {
     fn kind(&self) -> &'static str {
         "jmx"
@@ -354,7 +384,8 @@ impl Source for JmxSource {
     fn refresh(&self, deadline: Duration) -> BoxFuture<'_, Result<Output, SourceError>> {
         Box::pin(async move {
             let start = Instant::now();
-            let mut r = self.read(deadline).await?;
+            let mut r = self.read(self.read_deadline(deadline)).await?;
+            let read_done = Instant::now();
             if !r.problems.is_empty() {
                 tracing::debug!(target_name = %self.id, problems = r.problems.len(), "beans unreadable in this read");
             }
@@ -375,6 +406,7 @@ impl Source for JmxSource {
                 target: self.target(),
                 cause: Arc::new(e),
             })?;
+            self.note_after_read(read_done.elapsed());
             if !cuts.is_empty() {
                 tracing::debug!(target_name = %self.id, cuts = ?cuts.0, "read cut to the limits");
             }
@@ -393,10 +425,7 @@ impl Drop for JmxSource {
     fn drop(&mut self) {
         if let Reader::Live { jvm, conn, .. } = &mut self.reader {
             if let Some(id) = conn.get_mut().take() {
-                let jvm = jvm.clone();
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(async move { jvm.close(id).await });
-                }
+                jvm.close_detached(id);
             }
         }
     }
@@ -405,6 +434,24 @@ impl Drop for JmxSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_leaves_what_recent_refreshes_needed_after_it() {
+        let s = JmxSource::file(PathBuf::from("/nowhere.json"), Arc::new(Options::default()));
+        let second = Duration::from_secs(1);
+        assert_eq!(s.read_deadline(second), Duration::from_millis(990));
+        s.note_after_read(Duration::from_millis(100));
+        assert_eq!(s.read_deadline(second), Duration::from_millis(840));
+        // A quick one after it: the slow one fades (75 ms remembered).
+        s.note_after_read(Duration::ZERO);
+        assert_eq!(
+            s.read_deadline(second),
+            Duration::from_micros(1_000_000 - 112_500 - 10_000)
+        );
+        // Never more than a quarter of the deadline.
+        s.note_after_read(Duration::from_secs(5));
+        assert_eq!(s.read_deadline(second), Duration::from_millis(750));
+    }
 
     #[test]
     fn capture_files_are_read_up_to_the_byte_limit() {

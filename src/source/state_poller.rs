@@ -7,6 +7,7 @@
 //! Streams 3.5 from the restore consumers' lag, read only while no task has
 //! the restore metric). Input: a JVM target and an interval; output: the
 //! tracker's families and restore history on every refresh (source `state`).
+//! Dropping the poller (its slot replaced or removed) closes its connection.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,7 +16,7 @@ use super::{cause, BoxFuture, Output, Source, SourceError};
 use crate::discovery::procfs;
 use crate::insight::restore;
 use crate::insight::states::Tracker;
-use crate::jvm::{Jvm, Target};
+use crate::jvm::{ConnectionId, Jvm, Target};
 use crate::streams::Out;
 use crate::target::TargetId;
 
@@ -77,18 +78,23 @@ impl StatePoller {
         let id = target.id();
         let s = shared.clone();
         let task = tokio::spawn(async move {
-            let mut conn = None;
+            // Closed when the task ends, also when it is aborted mid-poll
+            // (its slot replaced or dropped): see `Held`.
+            let mut conn = Held {
+                jvm: jvm.clone(),
+                id: None,
+            };
             let mut restore_consumers = true;
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let deadline = interval.max(Duration::from_secs(2));
             loop {
                 ticker.tick().await;
-                let c = match conn {
+                let c = match conn.id {
                     Some(c) => c,
                     None => match jvm.connect(target.clone(), Duration::from_secs(10)).await {
                         Ok(c) => {
-                            conn = Some(c);
+                            conn.id = Some(c);
                             c
                         }
                         Err(e) => {
@@ -108,13 +114,27 @@ impl StatePoller {
                     Err(e) => {
                         tracing::debug!(target_id = %target.id(), error = %e, "state poll failed");
                         lock(&s).error = Some(e.to_string());
+                        conn.id = None;
                         jvm.close(c).await;
-                        conn = None;
                     }
                 }
             }
         });
         StatePoller { id, shared, task }
+    }
+}
+
+/// The poller's connection, closed when dropped (the task's end or abort).
+struct Held {
+    jvm: Jvm,
+    id: Option<ConnectionId>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.jvm.close_detached(id);
+        }
     }
 }
 

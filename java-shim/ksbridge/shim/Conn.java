@@ -213,21 +213,53 @@ final class Conn implements NotificationListener {
         return w;
     }
 
-    /** Runs one read under a deadline. Single flight: a read still running from an earlier call is waited for first. */
-    synchronized byte[] read(String[] patterns, long deadlineMs, boolean perAttribute, boolean requery)
+    /** One read of this connection at a time (see {@link #read}). */
+    private final java.util.concurrent.locks.ReentrantLock readLock = new java.util.concurrent.locks.ReentrantLock();
+
+    /**
+     * Runs one read under a deadline. Single flight: a read still running
+     * from an earlier call is waited for first. Every wait (for the lock, for
+     * the earlier read, for this one) ends at the deadline or as soon as the
+     * Rust caller gives up (Shim.cancelled): then this read is stopped (its
+     * parts stop between beans) instead of running on for nobody.
+     */
+    byte[] read(String[] patterns, long deadlineMs, boolean perAttribute, boolean requery)
             throws ShimException {
         if (brokenReason != null) {
             throw new ShimException("TARGET_GONE", target + ": " + brokenReason);
         }
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(deadlineMs);
+        Future<byte[]> mine = null;
         try {
-            if (inflight != null && !inflight.isDone()) {
-                inflight.get(Math.max(1, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+            if (!Shim.lock(readLock, end)) {
+                throw new ShimException("TIMEOUT", target + ": read did not finish within " + deadlineMs
+                        + " ms (an earlier read of this target held it)");
             }
-            // The read answers with what it has a little before the caller's deadline.
-            readEnd = end - Math.min(TimeUnit.MILLISECONDS.toNanos(200), (end - System.nanoTime()) / 10);
-            inflight = reader.submit(() -> doRead(patterns, perAttribute, requery));
-            return inflight.get(Math.max(1, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+            try {
+                Future<byte[]> before = inflight;
+                if (before != null && !before.isDone()) {
+                    try {
+                        Shim.await(before, end);
+                    } catch (java.util.concurrent.CancellationException e) {
+                        // Its caller gave up on it: nothing to wait for.
+                    }
+                }
+                // The read answers with what it has a little before the caller's deadline.
+                readEnd = end - Math.min(TimeUnit.MILLISECONDS.toNanos(200), (end - System.nanoTime()) / 10);
+                mine = reader.submit(() -> doRead(patterns, perAttribute, requery));
+                inflight = mine;
+                return Shim.await(mine, end);
+            } finally {
+                readLock.unlock();
+            }
+        } catch (Shim.Cancelled e) {
+            if (mine != null) mine.cancel(true);
+            Shim.CANCELLED_READS.incrementAndGet();
+            throw new ShimException("CANCELLED", target + ": read abandoned, its caller gave up");
+        } catch (java.util.concurrent.CancellationException e) {
+            // Stopped by close(), which its caller's going away may also have caused.
+            Shim.CANCELLED_READS.incrementAndGet();
+            throw new ShimException("TARGET_GONE", target + ": connection closed during the read");
         } catch (TimeoutException e) {
             throw new ShimException("TIMEOUT", target + ": read did not finish within " + deadlineMs + " ms");
         } catch (InterruptedException e) {

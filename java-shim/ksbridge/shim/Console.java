@@ -75,10 +75,13 @@ public final class Console {
         c.checkAlive();
         Future<String> f = WORKERS.submit(() -> dispatch(c.mbs(), op, args));
         try {
-            return f.get(timeoutMs, TimeUnit.MILLISECONDS);
+            return Shim.await(f, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs));
         } catch (TimeoutException e) {
             f.cancel(true);
             throw new ShimException("TIMEOUT", c.target + ": " + op + " did not finish within " + timeoutMs + " ms");
+        } catch (Shim.Cancelled e) {
+            f.cancel(true);
+            throw new ShimException("CANCELLED", c.target + ": " + op + " abandoned, its caller gave up");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ShimException("TIMEOUT", c.target + ": interrupted");

@@ -62,6 +62,88 @@ public final class Shim {
 
     private Shim() {}
 
+    /**
+     * Whether the Rust caller of the JNI call running on this thread gave up
+     * (its scrape's deadline passed, its HTTP client went away). Registered
+     * by src/jvm/runtime.rs; false on every other thread.
+     */
+    static native boolean cancelled();
+
+    /** Set when the native method is missing (never in ksbridge itself). */
+    private static volatile boolean noNatives;
+
+    /** {@link #cancelled()}, false where the native method is not registered. */
+    static boolean callerGone() {
+        if (noNatives) return false;
+        try {
+            return cancelled();
+        } catch (UnsatisfiedLinkError e) {
+            noNatives = true;
+            return false;
+        }
+    }
+
+    /** The caller of the running JNI call gave up. */
+    static final class Cancelled extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Cancelled() {
+            super("the caller gave up", null, false, false);
+        }
+    }
+
+    /** How often a JNI thread that waits asks whether its caller gave up. */
+    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+    /**
+     * {@code f.get} until {@code end} (System.nanoTime), asking between
+     * short slices whether the caller gave up: then {@link Cancelled} (the
+     * future is left alone: the caller decides whether to cancel it).
+     */
+    static <T> T await(Future<T> f, long end)
+            throws Cancelled, InterruptedException, ExecutionException, TimeoutException {
+        while (true) {
+            if (callerGone()) throw new Cancelled();
+            long left = end - System.nanoTime();
+            try {
+                return f.get(Math.max(1, Math.min(left, POLL_NANOS)), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                if (end - System.nanoTime() <= 0) throw e;
+            }
+        }
+    }
+
+    /**
+     * Takes {@code lock} by {@code end}, asking between short slices whether
+     * the caller gave up; false when the deadline passed first.
+     */
+    static boolean lock(java.util.concurrent.locks.Lock lock, long end) throws Cancelled, InterruptedException {
+        while (true) {
+            if (callerGone()) throw new Cancelled();
+            long left = end - System.nanoTime();
+            if (lock.tryLock(Math.max(1, Math.min(left, POLL_NANOS)), TimeUnit.NANOSECONDS)) return true;
+            if (end - System.nanoTime() <= 0) return false;
+        }
+    }
+
+    /**
+     * Reads stopped before they answered, because their caller gave up or
+     * their connection was closed meanwhile (tests and benchmarks).
+     */
+    static final AtomicLong CANCELLED_READS = new AtomicLong();
+
+    /** How many reads stopped before they answered (see {@link #CANCELLED_READS}). */
+    public static long cancelledReads() {
+        return CANCELLED_READS.get();
+    }
+
+    /** The targets of the open connections, one line per connection. */
+    public static String openTargets() {
+        StringBuilder sb = new StringBuilder();
+        for (Conn c : CONNS.values()) sb.append(c.target.replace('\n', ' ')).append('\n');
+        return sb.toString();
+    }
+
     /** Schedules one full collection soon, unless one is already waiting to run. */
     private static synchronized void collectSoon() {
         if (collect != null && collect.getDelay(TimeUnit.MILLISECONDS) > 0) return;
@@ -138,12 +220,23 @@ public final class Shim {
         JMXConnector open() throws Exception;
     }
 
+    /** Marks a connection attempt whose caller stopped waiting for it. */
+    private static final Object ABANDONED = new Object();
+
+    /**
+     * Opens a connection on the connector pool, waiting until the deadline
+     * or until the caller gives up. A connection that opens after its caller
+     * stopped waiting (timeout, cancel) is closed, not left open with nobody
+     * to close it: the opener and the caller meet in {@code handoff}.
+     */
     private static long connect(String target, long timeoutMs, Opener opener) throws ShimException {
         if (stopping) throw new ShimException("CONNECT", target + ": ksbridge is shutting down");
+        java.util.concurrent.atomic.AtomicReference<Object> handoff = new java.util.concurrent.atomic.AtomicReference<>();
         Future<Conn> f = CONNECTOR.submit(() -> {
             JMXConnector c = opener.open();
+            Conn conn;
             try {
-                return new Conn(target, c);
+                conn = new Conn(target, c);
             } catch (IOException | RuntimeException e) {
                 try {
                     c.close();
@@ -152,16 +245,28 @@ public final class Shim {
                 }
                 throw e;
             }
+            if (!handoff.compareAndSet(null, conn)) {
+                // The caller left: nobody will take this connection.
+                conn.close();
+                collectSoon();
+                return null;
+            }
+            return conn;
         });
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         try {
-            Conn conn = f.get(timeoutMs, TimeUnit.MILLISECONDS);
+            Conn conn = await(f, end);
             long id = NEXT.getAndIncrement();
             CONNS.put(id, conn);
             return id;
         } catch (TimeoutException e) {
-            f.cancel(true);
+            abandon(f, handoff);
             throw new ShimException("TIMEOUT", target + ": connect did not finish within " + timeoutMs + " ms");
+        } catch (Cancelled e) {
+            abandon(f, handoff);
+            throw new ShimException("CANCELLED", target + ": connect abandoned, the caller gave up");
         } catch (InterruptedException e) {
+            abandon(f, handoff);
             Thread.currentThread().interrupt();
             throw new ShimException("TIMEOUT", target + ": interrupted");
         } catch (ExecutionException e) {
@@ -169,6 +274,19 @@ public final class Shim {
             if (c instanceof ShimException) throw (ShimException) c;
             if (c instanceof SecurityException) throw new ShimException("AUTH", target + ": " + ShimException.describe(c));
             throw new ShimException("CONNECT", target + ": " + ShimException.describe(c), c);
+        }
+    }
+
+    /** Gives up on a connection attempt: closes it if it opened meanwhile. */
+    private static void abandon(Future<Conn> f, java.util.concurrent.atomic.AtomicReference<Object> handoff) {
+        Object opened = handoff.getAndSet(ABANDONED);
+        f.cancel(true);
+        if (opened instanceof Conn) {
+            Conn c = (Conn) opened;
+            CONNECTOR.execute(() -> {
+                c.close();
+                collectSoon();
+            });
         }
     }
 
