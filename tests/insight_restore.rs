@@ -307,7 +307,6 @@ fn restore_before_3_5_from_the_restore_consumers_lag() {
 /// it runs, exit 1 `restoring`, then 0. Only `status` (no serve): the 4.x test
 /// covers the metrics.
 #[test]
-#[ignore = "a third lab app and broker cost over a minute of CI on 2 cores: run with --ignored"]
 fn restore_on_3_9_seen_by_status() {
     let broker = Broker::shared(KafkaLine::V3_9);
     let mut app = StreamsApp::start(broker, slow_restore(None));
