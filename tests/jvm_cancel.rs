@@ -36,14 +36,6 @@ fn open_to(rt: &tokio::runtime::Runtime, jvm: &Jvm, pid: u32) -> usize {
         .count()
 }
 
-/// Reads of a blocked attribute that started so far (the replay JVM logs each).
-fn blocked_reads(jvm: &ReplayJvm) -> usize {
-    jvm.stderr_log()
-        .lines()
-        .filter(|l| l.starts_with("replay: blocking read of"))
-        .count()
-}
-
 #[test]
 fn a_dropped_state_poller_closes_its_connection_even_mid_read() {
     let rt = runtime();
@@ -60,7 +52,7 @@ fn a_dropped_state_poller_closes_its_connection_even_mid_read() {
     // The first poll is in the target's getter: the poller holds its
     // connection in a read that will not answer for seconds.
     wait_until("the poller's read blocked in the target", T, || {
-        (blocked_reads(&replay) >= 1).then_some(())
+        (replay.blocked_reads() >= 1).then_some(())
     });
     assert_eq!(open_to(&rt, &jvm, pid), 1, "the poller's connection");
     // What discovery does when it replaces the poller's slot.

@@ -245,14 +245,6 @@ fn sample_peak(serve_pid: u32, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
     })
 }
 
-/// Reads of the blocked bean so far (the replay JVM logs each one).
-fn blocked_reads(jvm: &ReplayJvm) -> usize {
-    jvm.stderr_log()
-        .lines()
-        .filter(|l| l.starts_with("replay: blocking read of"))
-        .count()
-}
-
 /// 200 clients scrape at once while the only target is slow (1.5 s per
 /// read): every answer is a 200, ksbridge's thread count stays within 8 of
 /// its idle count (the blocking pool is 4 threads, the JNI workers 4, the
@@ -307,7 +299,7 @@ fn two_hundred_concurrent_clients_share_one_bounded_pool() {
     let rss_busy = serve.rss_kib();
     stop.store(true, Ordering::SeqCst);
     let peak = sampler.join().unwrap();
-    let reads = blocked_reads(&jvm);
+    let reads = jvm.blocked_reads();
     eprintln!(
         "200 clients: {took:?}, threads idle {idle} peak {peak}, RSS idle {rss_idle} KiB after {rss_busy} KiB, reads of the target {reads}"
     );
@@ -355,7 +347,7 @@ fn a_frozen_target_is_a_200_and_overload_a_quick_503() {
         })
         .collect();
     wait_until("both slow scrapes in flight", WAIT, || {
-        (blocked_reads(&jvm) >= 1).then_some(())
+        (jvm.blocked_reads() >= 1).then_some(())
     });
     // Both permits are held (a third request is shed, not queued).
     let t = Instant::now();
@@ -436,7 +428,7 @@ fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     let port = serve.port;
     let in_flight = std::thread::spawn(move || http_get(port, "/metrics", &[]));
     wait_until("the scrape in flight", WAIT, || {
-        (blocked_reads(&jvm) >= 1).then_some(())
+        (jvm.blocked_reads() >= 1).then_some(())
     });
     let t = Instant::now();
     serve.terminate();

@@ -422,6 +422,14 @@ impl ReplayJvm {
         fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
     }
 
+    /// Reads of a blocking attribute that started so far (the JVM logs each).
+    pub fn blocked_reads(&self) -> usize {
+        self.stderr_log()
+            .lines()
+            .filter(|l| l.starts_with("replay: blocking read of"))
+            .count()
+    }
+
     /// Sends one command line and returns the reply line (`ok ...` or `err ...`);
     /// `Err` when the JVM did not answer within [`COMMAND_TIMEOUT`] or is gone.
     pub fn try_command(&mut self, line: &str) -> Result<String, String> {
