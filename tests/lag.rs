@@ -647,6 +647,37 @@ fn monitor_recovers_when_the_broker_restarts() {
     drop(mon);
 }
 
+/// After a broker restart the shared connections fail once and that cycle
+/// falls back to one librdkafka client per group; those clients (threads
+/// and sockets each) go as soon as the shared connections answer again, so
+/// broker restarts do not leave clients behind.
+#[test]
+fn fallback_clients_go_when_shared_connections_answer() {
+    let b = Broker::start(LINE);
+    let topic = lab::unique("lag-fallback");
+    let group = lab::unique("g-fallback");
+    lab::create_topic(&b, &topic, 1);
+    produce(&b, &topic, &[(0, 5)], None);
+    commit(&b, &group, &topic, &[(0, 2)]);
+    let client = lag::offsets::OffsetClient::new(
+        lag::client_config(b.bootstrap(), &[]),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let base = client.clients();
+    let tp = lag::model::TopicPartition::new(&topic, 0);
+    // The per-group path, as in a cycle whose shared connections failed.
+    let r = client.committed_many(&[(group.clone(), vec![tp.clone()])]);
+    assert_eq!(r[0].1.as_ref().unwrap().get(&tp), Some(&2));
+    assert_eq!(client.clients(), base + 1, "the fallback keeps its client");
+    let md = client.metadata().unwrap();
+    let shared = client
+        .committed_shared(&md.brokers, std::slice::from_ref(&group))
+        .expect("a plaintext broker: the shared path applies");
+    assert_eq!(shared[0].1.as_ref().unwrap().get(&tp), Some(&2));
+    assert_eq!(client.clients(), base, "kept fallback clients dropped");
+}
+
 /// The lab's ZMart Streams app, fed by this test (no generator, so offsets
 /// stand still once it caught up), compared with `kafka-consumer-groups`.
 fn streams_app_matches_tool(eos: bool) {

@@ -15,6 +15,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::lab::{unique, wait_until, AppOptions, Broker, KafkaLine, StreamsApp};
@@ -31,11 +32,74 @@ const DEAD_TARGET_BOUND: Duration = Duration::from_secs(75);
 const HOSTILE_THREAD: &str = "kafka.streams:type=stream-thread-metrics,thread-id=zmart-3c1e7f6a-8d2b-4b5e-9f0a-1b2c3d4e5f60-StreamThread-1";
 
 /// A sample of ksbridge's own footprint from `/proc`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Footprint {
     rss_kib: u64,
     threads: u64,
     fds: u64,
+    /// Threads by name (digits folded) and open files by kind: what grew.
+    kinds: BTreeMap<String, i64>,
+}
+
+/// Threads by name and open files by kind (socket, pipe, anon inode, path
+/// with digits folded) of `pid`.
+fn kinds(pid: u32) -> BTreeMap<String, i64> {
+    let fold = |s: &str| -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                if !out.ends_with('N') {
+                    out.push('N');
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    let mut k = BTreeMap::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(name) = std::fs::read_to_string(e.path().join("comm")) {
+            *k.entry(format!("thread {}", fold(name.trim())))
+                .or_insert(0) += 1;
+        }
+    }
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(link) = std::fs::read_link(e.path()) {
+            let l = link.to_string_lossy();
+            let kind = match l.split_once(':') {
+                Some((kind, _)) if !l.starts_with('/') => kind.to_string(),
+                _ => fold(&l),
+            };
+            *k.entry(format!("fd {kind}")).or_insert(0) += 1;
+        }
+    }
+    k
+}
+
+/// What changed between two samples' kinds, e.g. `thread rdk:main +3`.
+fn kinds_diff(a: &BTreeMap<String, i64>, b: &BTreeMap<String, i64>) -> String {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let parts: Vec<String> = keys
+        .into_iter()
+        .filter_map(|k| {
+            let d = b.get(k).unwrap_or(&0) - a.get(k).unwrap_or(&0);
+            (d != 0).then(|| format!("{k} {d:+}"))
+        })
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn footprint(pid: u32) -> Option<Footprint> {
@@ -54,6 +118,7 @@ fn footprint(pid: u32) -> Option<Footprint> {
         rss_kib: field("VmRSS:")?,
         threads: field("Threads:")?,
         fds,
+        kinds: kinds(pid),
     })
 }
 
@@ -301,7 +366,8 @@ fn soak_with_faults() {
          scrapes by Prometheus: {scrapes} answered {answered}; scrape duration p50 {:.3}s p90 {:.3}s p99 {:.3}s max {:.3}s\n\
          faults: {} ({} kill -9, {} clean stop), broker restarts: {}; lag back after {:?}\n\
          dead targets' self-metrics gone (restart attached) after: median {:.1}s, max {:.1}s\n\
-         ksbridge after warm-up ({} samples): RSS {} -> {} KiB ({:+.1} %), threads {} -> {} ({:+.1} %), fds {} -> {} ({:+.1} %)",
+         ksbridge after warm-up ({} samples): RSS {} -> {} KiB ({:+.1} %), threads {} -> {} ({:+.1} %), fds {} -> {} ({:+.1} %)\n\
+         threads and fds changed after warm-up: {}",
         start.elapsed().as_secs_f64(),
         durations[0],
         durations[1],
@@ -324,6 +390,7 @@ fn soak_with_faults() {
         fds[0],
         fds[fds.len() - 1],
         growth(&fds),
+        kinds_diff(&after[0].kinds, &after[after.len() - 1].kinds),
     );
     assert!(scrapes > 0.0, "Prometheus scraped ksbridge");
     // Every answer this test asked for was a 200 (`scrape`). Prometheus's own

@@ -93,6 +93,11 @@ impl Collector {
         })
     }
 
+    /// How many librdkafka clients the collector holds now.
+    pub fn clients(&self) -> usize {
+        self.client.clients()
+    }
+
     pub fn settings_mut(&mut self) -> &mut CollectorSettings {
         &mut self.state.settings
     }
@@ -327,6 +332,9 @@ pub struct MonitorSnapshot {
     /// Duration of the last cycle (good or not).
     pub duration: Option<Duration>,
     pub error: Option<String>,
+    /// librdkafka clients held after the last cycle (each has threads and
+    /// sockets of its own): flat across broker restarts.
+    pub clients: usize,
 }
 
 #[derive(Default)]
@@ -336,6 +344,7 @@ struct State {
     success: bool,
     duration: Option<Duration>,
     error: Option<String>,
+    clients: usize,
 }
 
 struct Shared {
@@ -410,6 +419,7 @@ impl LagMonitor {
             success: s.success,
             duration: s.duration,
             error: s.error.clone(),
+            clients: s.clients,
         }
     }
 }
@@ -457,6 +467,7 @@ fn run(
         {
             let mut s = write(&shared.state, "lag state");
             s.duration = Some(took);
+            s.clients = collector.as_ref().map_or(0, Collector::clients);
             match result {
                 Ok(r) => {
                     if !s.success {

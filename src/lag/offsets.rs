@@ -160,6 +160,14 @@ impl OffsetClient {
         self.timeout
     }
 
+    /// How many librdkafka clients this holds now (each has its own
+    /// threads and sockets): the two base clients, the kept per-group
+    /// clients and the record peekers.
+    pub fn clients(&self) -> usize {
+        2 + lock(&self.group_clients, "lag group clients").len()
+            + lock(&self.peekers, "lag peekers").len()
+    }
+
     /// The client used for metadata and group listing.
     pub fn admin(&self) -> &BaseConsumer {
         &self.uncommitted
@@ -214,17 +222,22 @@ impl OffsetClient {
         let mut wire = lock(&self.wire, "lag wire client");
         let client = wire.as_ref()?;
         match client.committed_many(brokers, groups) {
-            Ok(v) => Some(
-                v.into_iter()
-                    .map(|(g, r)| {
-                        let r = r.map_err(|source| LagError::CommittedShared {
-                            group: g.clone(),
-                            source,
-                        });
-                        (g, r)
-                    })
-                    .collect(),
-            ),
+            Ok(v) => {
+                // Clients kept by a one-cycle fallback (a failure of the
+                // shared path) are not needed while the shared path answers.
+                lock(&self.group_clients, "lag group clients").clear();
+                Some(
+                    v.into_iter()
+                        .map(|(g, r)| {
+                            let r = r.map_err(|source| LagError::CommittedShared {
+                                group: g.clone(),
+                                source,
+                            });
+                            (g, r)
+                        })
+                        .collect(),
+                )
+            }
             Err(e) if e.is_unsupported() => {
                 tracing::info!(error = %e, "committed offsets: one client per group from now on");
                 *wire = None;
