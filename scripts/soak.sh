@@ -13,6 +13,6 @@ secs="${1:-1200}"
 log="$(mktemp)"
 rc=0
 KSBRIDGE_SOAK_SECS="$secs" cargo test --test soak -- --nocapture >"$log" 2>&1 || rc=$?
-grep -A4 '^soak report' "$log" || tail -60 "$log"
+grep -A5 '^soak report' "$log" || tail -60 "$log"
 rm -f "$log"
 exit "$rc"
