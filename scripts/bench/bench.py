@@ -16,6 +16,10 @@ ratios and absolute numbers with the machine, versions, date and load:
              attach, after attach, after the scrapes)
   targets    N small replay JVMs (100 beans each) in one `ksbridge serve`:
              latency, CPU per target-scrape, ksbridge RSS and threads
+  flags      ksbridge's RSS and latency per embedded-JVM flag set
+  growth     what ksbridge costs its target's memory (attach, first read,
+             scrapes; resident heap and NMT categories) against the
+             jmx_exporter agent's growth at the same -Xmx
   lag        scripts/bench-lag.sh, when asked (KSB_BENCH_LAG=GROUPS,PARTITIONS)
 
 Usage: bench.py --bin KSBRIDGE --model-bin BENCH_MODEL --replay-classes DIR
@@ -231,6 +235,7 @@ def part_scrape(a, quick):
             r["bytes"] = len(body)
             r["samples"] = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
     profile = profile_scrapes(peers[0], a.work) if os.environ.get("KSB_BENCH_PERF") and not quick else None
+    time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
     out = {}
     for label, pid, url, kpid, _ in peers:
         r = rows[label]
@@ -290,6 +295,7 @@ def part_targets(a, quick):
             t, _ = scrape(url)
             lat.append(t)
         wall = time.perf_counter() - w0
+        time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
         kcpu = cpu_s(proc.pid) - k0
         tcpu = sum(cpu_s(p) - c for p, c in zip(pids, t0))
         scrapes = rounds * n
@@ -345,6 +351,7 @@ def part_flags(a, quick):
             scrape(url + "/metrics")
         k0 = cpu_s(p.pid)
         lat = [scrape(url + "/metrics")[0] for _ in range(rounds)]
+        time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
         out.append({
             "flags": flags or "(defaults)",
             "ksbridge_rss_mib": rss_mib(p.pid),
