@@ -2,11 +2,13 @@
 # The benchmark in one command: ksbridge's model and encoders, warm /metrics
 # of the 2,000-bean replay JVM against the jmx_exporter agent (catch-all and
 # Kafka Streams rules) with alternating scrapes, many targets (1, 10, 50),
+# embedded-JVM flags, the target's memory growth (NMT, against the agent's),
 # and lag via scripts/bench-lag.sh when KSB_BENCH_LAG=GROUPS,PARTITIONS is
 # set; prints one table of ratios and absolute figures with the machine,
 # versions, date and load (see docs/benchmarks.md).
 #
 #   scripts/bench.sh [--quick] [--json FILE] [--rounds N] [--targets 1,10,50] [--flags N]
+#                   [--only PARTS] [--flag-set FLAGS]... [--growth-heap 256m]
 #
 # --quick: small shapes and few rounds (seconds; what CI runs through
 # `cargo test --test bench`). KSB_BENCH_PROFILE=debug uses debug builds;

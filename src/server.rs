@@ -63,7 +63,12 @@ async fn time_answer(
     resp.map(|inner| {
         axum::body::Body::new(Timed {
             inner,
-            done: Some(Box::new(move || scraper.answered(at))),
+            done: Some(Box::new(move || {
+                scraper.answered(at);
+                // The answer's snapshot, families and text are freed by now
+                // or within moments: give their pages back.
+                crate::jvm::release_free_memory_soon();
+            })),
         })
     })
 }

@@ -16,6 +16,10 @@ ratios and absolute numbers with the machine, versions, date and load:
              attach, after attach, after the scrapes)
   targets    N small replay JVMs (100 beans each) in one `ksbridge serve`:
              latency, CPU per target-scrape, ksbridge RSS and threads
+  flags      ksbridge's RSS and latency per embedded-JVM flag set
+  growth     what ksbridge costs its target's memory (attach, first read,
+             scrapes; resident heap and NMT categories) against the
+             jmx_exporter agent's growth at the same -Xmx
   lag        scripts/bench-lag.sh, when asked (KSB_BENCH_LAG=GROUPS,PARTITIONS)
 
 Usage: bench.py --bin KSBRIDGE --model-bin BENCH_MODEL --replay-classes DIR
@@ -29,6 +33,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -101,9 +106,9 @@ def stop_all():
     STARTED.clear()
 
 
-def replay(classes, beans, attrs, heap="256m", agent=None):
+def replay(classes, beans, attrs, heap="256m", agent=None, jvm_options=()):
     """A replay JVM with the generated shape; returns (process, pid)."""
-    cmd = ["java", f"-Xmx{heap}", "-XX:+UseSerialGC"]
+    cmd = ["java", f"-Xmx{heap}", "-XX:+UseSerialGC", *jvm_options]
     if agent:
         cmd.append(f"-javaagent:{agent}")
     cmd += ["-cp", classes, "ksbridge.replay.Replay", "--generate", f"beans={beans},attrs={attrs}"]
@@ -138,6 +143,17 @@ def wait_http(url, proc=None, seconds=120):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer")
+
+
+def wait_port(port, seconds=120):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open")
 
 
 def scrape(url):
@@ -219,6 +235,7 @@ def part_scrape(a, quick):
             r["bytes"] = len(body)
             r["samples"] = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
     profile = profile_scrapes(peers[0], a.work) if os.environ.get("KSB_BENCH_PERF") and not quick else None
+    time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
     out = {}
     for label, pid, url, kpid, _ in peers:
         r = rows[label]
@@ -278,6 +295,7 @@ def part_targets(a, quick):
             t, _ = scrape(url)
             lat.append(t)
         wall = time.perf_counter() - w0
+        time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
         kcpu = cpu_s(proc.pid) - k0
         tcpu = sum(cpu_s(p) - c for p, c in zip(pids, t0))
         scrapes = rounds * n
@@ -333,6 +351,7 @@ def part_flags(a, quick):
             scrape(url + "/metrics")
         k0 = cpu_s(p.pid)
         lat = [scrape(url + "/metrics")[0] for _ in range(rounds)]
+        time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
         out.append({
             "flags": flags or "(defaults)",
             "ksbridge_rss_mib": rss_mib(p.pid),
@@ -378,6 +397,85 @@ def part_floor(a, quick):
         runs[label] = json.loads(line[-1]) if line else {"error": (r.stderr or "no output")[-200:]}
     stop_all()
     return {"beans": beans, "rounds": rounds, "runs": runs}
+
+
+# NMT categories of a target's growth, in print order (HotSpot 17's names).
+NMT_CATEGORIES = ["Class", "Metaspace", "Thread", "Code", "GC", "Compiler", "Internal", "Other",
+                  "Symbol", "Arena Chunk", "Shared class space", "Module", "Synchronization"]
+
+
+def nmt(pid):
+    """Committed KiB per NMT category of a JVM started with
+    -XX:NativeMemoryTracking=summary (jcmd VM.native_memory summary)."""
+    r = subprocess.run(["jcmd", str(pid), "VM.native_memory", "summary"],
+                       capture_output=True, text=True, timeout=60)
+    out = {}
+    for m in re.finditer(r"^-\s+(.+?) \(reserved=\d+KB, committed=(\d+)KB", r.stdout, re.M):
+        out[m.group(1).strip()] = int(m.group(2))
+    return out
+
+
+def heap_resident_mib(pid, heap_kib):
+    """Resident MiB of the Java heap: the one mapping of exactly -Xmx (serial GC)."""
+    size, rss = None, 0
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                size = (hi - lo) // 1024
+            elif line.startswith("Rss:") and size == heap_kib:
+                rss += int(line.split()[1])
+    return rss / 1024
+
+
+def growth_stage(pid, heap_kib):
+    return {"rss_mib": rss_mib(pid), "heap_resident_mib": heap_resident_mib(pid, heap_kib), "nmt_kib": nmt(pid)}
+
+
+def part_growth(a, quick):
+    """What ksbridge costs its target, split into attach, first read and the
+    scrapes after it, by resident Java heap and NMT category (the target runs
+    with -XX:NativeMemoryTracking=summary); and the jmx_exporter agent's growth
+    in a twin JVM with the same -Xmx, for a ratio."""
+    beans, rounds = (200, 3) if quick else (2000, a.rounds)
+    heap = a.growth_heap
+    heap_kib = int(heap[:-1]) * {"m": 1024, "g": 1024 * 1024}[heap[-1].lower()]
+    nmt_opt = ["-XX:NativeMemoryTracking=summary"]
+    out = {"beans": beans, "rounds": rounds, "heap": heap}
+    _, pid = replay(a.replay_classes, beans, 10, heap=heap, jvm_options=nmt_opt)
+    time.sleep(1)
+    st = {"before": growth_stage(pid, heap_kib)}
+    subprocess.run([a.bin, "get", str(pid), "java.lang:type=Runtime", "Uptime"], capture_output=True, timeout=120)
+    time.sleep(0.5)
+    st["attach"] = growth_stage(pid, heap_kib)
+    proc, url = serve(a.bin, [pid])
+    scrape(url)
+    st["first_read"] = growth_stage(pid, heap_kib)
+    for _ in range(rounds):
+        scrape(url)
+    st["scrapes"] = growth_stage(pid, heap_kib)
+    st["ksbridge_rss_mib"] = rss_mib(proc.pid)
+    out["ksbridge"] = st
+    stop_all()
+    if a.agent:
+        port = free_port()
+        cfg = os.path.join(a.work, "growth-catch-all.yaml")
+        with open(cfg, "w") as f:
+            f.write('rules:\n  - pattern: ".*"\n')
+        _, pid = replay(a.replay_classes, beans, 10, heap=heap, jvm_options=nmt_opt,
+                        agent=f"{a.agent}=127.0.0.1:{port}:{cfg}")
+        url = f"http://127.0.0.1:{port}/metrics"
+        wait_port(port)  # not an HTTP request: that would be a first scrape
+        time.sleep(1)
+        st = {"before": growth_stage(pid, heap_kib)}
+        scrape(url)
+        st["first_read"] = growth_stage(pid, heap_kib)
+        for _ in range(rounds):
+            scrape(url)
+        st["scrapes"] = growth_stage(pid, heap_kib)
+        out["jmx_exporter_catch_all"] = st
+        stop_all()
+    return out
 
 
 def part_lag(spec):
@@ -526,11 +624,52 @@ def table(res, agent_version):
                 continue
             print(f"{r['flags']:50}{f(r['ksbridge_rss_mib']):>12}{f(r['median_ms']):>10}{f(r['ksbridge_cpu_ms']):>11}"
                   f"   RSS {ratio(r['ksbridge_rss_mib'], base.get('ksbridge_rss_mib'))}")
+    gr = res.get("growth")
+    if gr:
+        growth_table(gr)
     if res.get("lag"):
         lag = res["lag"]
         print(f"\n## lag (scripts/bench-lag.sh {lag['groups']} {lag['partitions']}, exit {lag['exit']})")
         for line in lag["lines"]:
             print("  " + line)
+
+
+def growth_table(gr):
+    k, ag = gr["ksbridge"], gr.get("jmx_exporter_catch_all")
+    print(f"\n## target growth, MiB ({gr['beans']} beans x 10, replay JVM at -Xmx{gr['heap']} with serial GC "
+          f"and NMT; {gr['rounds']} scrapes after the first; NMT: committed)")
+    kst = ["before", "attach", "first_read", "scrapes"]
+    ast = ["before", "first_read", "scrapes"]
+
+    def rows(st):
+        r = {"RSS": [s["rss_mib"] for s in st],
+             "Java heap resident": [s["heap_resident_mib"] for s in st]}
+        r["other resident"] = [a - b for a, b in zip(r["RSS"], r["Java heap resident"])]
+        for c in NMT_CATEGORIES:
+            r[f"NMT {c}"] = [s["nmt_kib"].get(c, 0) / 1024 for s in st]
+        return r
+
+    kr = rows([k[x] for x in kst])
+    ar = rows([ag[x] for x in ast]) if ag else None
+    head = f"{'':24}{'before':>8}{'+attach':>9}{'+1st read':>10}{'+scrapes':>9}{'total':>8}"
+    if ar:
+        head += f"  |{'agent: vs plain':>16}{'+1st':>7}{'+scrapes':>9}{'total':>8}"
+    print(head)
+    for name, v in kr.items():
+        d = [v[i + 1] - v[i] for i in range(3)]
+        line = f"{name:24}{v[0]:>8.1f}{d[0]:>+9.1f}{d[1]:>+10.1f}{d[2]:>+9.1f}{v[3] - v[0]:>+8.1f}"
+        if ar:
+            w = ar[name]
+            line += f"  |{w[0] - v[0]:>+16.1f}{w[1] - w[0]:>+7.1f}{w[2] - w[1]:>+9.1f}{w[2] - v[0]:>+8.1f}"
+        if name.startswith("NMT") and max(abs(x) for x in d) < 0.05 and not (ar and abs(w[2] - v[0]) >= 0.05):
+            continue
+        print(line)
+    total = kr["RSS"][3] - kr["RSS"][0]
+    print(f"  ksbridge RSS serving it: {k['ksbridge_rss_mib']:.1f} MiB; target growth with ksbridge {total:.1f} MiB")
+    if ar:
+        agent_total = ar["RSS"][2] - kr["RSS"][0]
+        print(f"  jmx_exporter agent's twin JVM: +{agent_total:.1f} MiB over the plain JVM (agent loaded, first "
+              f"scrape, scrapes); ksbridge/agent growth {ratio(total, agent_total)}")
 
 
 def main():
@@ -548,8 +687,9 @@ def main():
     ap.add_argument("--flags", type=int, default=len(FLAGS), help="how many JVM flag sets to measure")
     ap.add_argument("--flag-set", action="append",
                     help="measure this embedded-JVM flag set instead of the built-in list (repeatable)")
-    ap.add_argument("--only", default="model,scrape,floor,targets,flags,lag",
-                    help="comma-separated parts to run (model, scrape, floor, targets, flags, lag)")
+    ap.add_argument("--only", default="model,scrape,floor,targets,flags,growth,lag",
+                    help="comma-separated parts to run (model, scrape, floor, targets, flags, growth, lag)")
+    ap.add_argument("--growth-heap", default="256m", help="-Xmx of the growth part's target JVMs")
     ap.add_argument("--json")
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -560,6 +700,7 @@ def main():
         res["floor"] = part_floor(a, a.quick) if "floor" in only else None
         res["targets"] = part_targets(a, a.quick) if "targets" in only else None
         res["flags"] = part_flags(a, a.quick) if "flags" in only and (a.flag_set or not a.quick) else None
+        res["growth"] = part_growth(a, a.quick) if "growth" in only and not a.quick else None
         lag = os.environ.get("KSB_BENCH_LAG")
         res["lag"] = part_lag(lag) if lag and not a.quick and "lag" in only else None
     finally:

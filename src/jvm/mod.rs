@@ -15,32 +15,11 @@ use crate::target::{TargetError, TargetId};
 
 mod console;
 mod limits;
+mod memory;
 mod runtime;
 
 pub use console::ConsoleOp;
-
-/// Keeps glibc's malloc to one arena for the whole process (the embedded
-/// JVM's native allocations included); call once, first thing in `main`.
-///
-/// glibc gives each thread that allocates concurrently an arena of its own
-/// and keeps what a scrape freed there: ksbridge's tokio workers, the shim's
-/// reader threads and the JVM's own threads each held a few MiB, 12-24 MiB
-/// more resident memory serving a 2,000-bean target than one arena (the
-/// default allows eight per core), at
-/// the same scrape latency (`scripts/bench.sh`, flags part). An explicit
-/// `MALLOC_ARENA_MAX` in the environment is left as it is.
-pub fn limit_malloc_arenas() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
-        return;
-    }
-    // Safety: `mallopt` only changes a tuning parameter of glibc's
-    // allocator; it is called before any other thread exists, and an
-    // unsupported parameter is reported by its return value (ignored: the
-    // default then stays).
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
+pub use memory::{limit_malloc_arenas, release_free_memory_soon};
 
 /// What to connect to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

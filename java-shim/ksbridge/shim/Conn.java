@@ -61,17 +61,66 @@ final class Conn implements NotificationListener {
     private final ExecutorService reader = READERS;
     private final ExecutorService pool;
 
+    /**
+     * At most {@code threads} threads, a task runs on an idle one when there
+     * is one and a thread starts only when all are busy: a plain fixed pool
+     * starts a thread for every task until it has them all, each with its
+     * stack and JVM thread state, however few reads ever run at once. Tasks
+     * beyond that wait in the queue; idle threads end after ten seconds.
+     */
     private static ExecutorService pool(String name, int threads) {
+        ReuseQueue queue = new ReuseQueue();
         java.util.concurrent.ThreadPoolExecutor p = new java.util.concurrent.ThreadPoolExecutor(
-                threads, threads, 10, TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                0, threads, 10, TimeUnit.SECONDS, queue, r -> {
                     Thread t = new Thread(r, name);
                     t.setDaemon(true);
                     // RMI resolves classes (the stand-in enums) through this loader.
                     t.setContextClassLoader(Conn.class.getClassLoader());
                     return t;
+                }, (r, executor) -> {
+                    // Lost a race for the last thread: wait in the queue.
+                    if (executor.isShutdown()) {
+                        throw new java.util.concurrent.RejectedExecutionException("pool shut down");
+                    }
+                    queue.force(r);
                 });
-        p.allowCoreThreadTimeOut(true);
+        queue.pool = p;
         return p;
+    }
+
+    /** Refuses a task while every thread is busy and more may start (the executor then starts one). */
+    private static final class ReuseQueue extends java.util.concurrent.LinkedBlockingQueue<Runnable> {
+        private static final long serialVersionUID = 1L;
+        transient volatile java.util.concurrent.ThreadPoolExecutor pool;
+
+        @Override
+        public boolean offer(Runnable r) {
+            java.util.concurrent.ThreadPoolExecutor p = pool;
+            if (p != null && p.getPoolSize() < p.getMaximumPoolSize()
+                    && p.getActiveCount() + size() >= p.getPoolSize()) {
+                return false;
+            }
+            return super.offer(r);
+        }
+
+        void force(Runnable r) {
+            super.offer(r);
+        }
+    }
+
+    /**
+     * One String per distinct attribute or class name: every bean's
+     * MBeanInfo arrives with its own copies of the same few names (2,000
+     * beans of one type repeat ten names 2,000 times in the heap). Cleared
+     * when it gets large (names that churn), as it only saves memory.
+     */
+    private final Map<String, String> sameNames = new ConcurrentHashMap<>();
+
+    private String same(String s) {
+        if (s == null) return null;
+        if (sameNames.size() > 4096) sameNames.clear();
+        String had = sameNames.putIfAbsent(s, s);
+        return had == null ? s : had;
     }
     private final Set<ObjectName> names = ConcurrentHashMap.newKeySet();
     private final Map<ObjectName, String[]> attrNames = new ConcurrentHashMap<>();
@@ -466,11 +515,11 @@ final class Conn implements NotificationListener {
             MBeanInfo info = mbs.getMBeanInfo(n);
             List<String> readable = new ArrayList<>();
             for (MBeanAttributeInfo a : info.getAttributes()) {
-                if (a.isReadable()) readable.add(a.getName());
+                if (a.isReadable()) readable.add(same(a.getName()));
             }
             attrs = capAttributes(n, readable);
             attrNames.put(n, attrs);
-            classNames.put(n, info.getClassName() == null ? "" : info.getClassName());
+            classNames.put(n, info.getClassName() == null ? "" : same(info.getClassName()));
             selected.remove(n);
         }
         attrs = wanted(n, attrs);
