@@ -7,7 +7,7 @@
 # set; prints one table of ratios and absolute figures with the machine,
 # versions, date and load (see docs/benchmarks.md).
 #
-#   scripts/bench.sh [--quick] [--json FILE] [--rounds N] [--targets 1,10,50] [--flags N]
+#   scripts/bench.sh [--quick] [--json FILE] [--rounds N] [--targets 1,10,50] [--flags N] [--baseline-bin OLD_KSBRIDGE]
 #                   [--only PARTS] [--flag-set FLAGS]... [--growth-heap 256m]
 #
 # --quick: small shapes and few rounds (seconds; what CI runs through

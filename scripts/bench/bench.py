@@ -276,41 +276,63 @@ def profile_scrapes(peer, work, scrapes=15):
     return {"ksbridge_pid": kpid, "target_pid": pid, "scrapes": scrapes, "rows": rows}
 
 
+def measure_targets(binary, pids, n, quick):
+    """One `serve` of `binary` over the replay JVMs `pids`: warm, then time."""
+    rounds = 2 if quick else 10
+    proc, url = serve(binary, pids)
+    # Warm every target's JIT (RMI server, serialization) as in a long
+    # run: a cold target costs several times its warm CPU per read.
+    for _ in range(2 if quick else (4 if n > 10 else 10)):
+        scrape(url)
+    k0 = cpu_s(proc.pid)
+    t0 = [cpu_s(p) for p in pids]
+    w0 = time.perf_counter()
+    lat = []
+    for _ in range(rounds):
+        t, _ = scrape(url)
+        lat.append(t)
+    wall = time.perf_counter() - w0
+    time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
+    kcpu = cpu_s(proc.pid) - k0
+    tcpu = sum(cpu_s(p) - c for p, c in zip(pids, t0))
+    scrapes = rounds * n
+    cores = os.cpu_count() or 1
+    row = {
+        "targets": n,
+        "median_ms": median(lat) * 1e3,
+        "p95_ms": p95(lat) * 1e3,
+        "ksbridge_cpu_ms_per_target_scrape": kcpu / scrapes * 1e3,
+        "target_cpu_ms_per_target_scrape": tcpu / scrapes * 1e3,
+        "wall_over_cpu_per_core": wall / ((kcpu + tcpu) / cores) if kcpu + tcpu > 0 else None,
+        "ksbridge_rss_mib": rss_mib(proc.pid),
+        "ksbridge_threads": status(proc.pid, "Threads"),
+    }
+    proc.terminate()
+    proc.wait()
+    return row
+
+
 def part_targets(a, quick):
-    """N small replay JVMs in one serve: latency, CPU per target-scrape, RSS."""
-    counts, rounds = ([1, 2], 2) if quick else ([int(n) for n in a.targets.split(",")], 10)
-    out = []
+    """N small replay JVMs in one serve: latency, CPU per target-scrape, RSS.
+
+    With --baseline-bin, that binary serves the same JVMs in turn with this
+    one (baseline, this, and for up to 10 targets once more each), so CPU
+    per target-scrape compares before and after on the same targets."""
+    counts = [1, 2] if quick else [int(n) for n in a.targets.split(",")]
+    out, base = [], []
     for n in counts:
         pids = [replay(a.replay_classes, 100, 10, heap="48m")[1] for _ in range(n)]
-        proc, url = serve(a.bin, pids)
-        # Warm every target's JIT (RMI server, serialization) as in a long
-        # run: a cold target costs several times its warm CPU per read.
-        for _ in range(2 if quick else (4 if n > 10 else 10)):
-            scrape(url)
-        k0 = cpu_s(proc.pid)
-        t0 = [cpu_s(p) for p in pids]
-        w0 = time.perf_counter()
-        lat = []
-        for _ in range(rounds):
-            t, _ = scrape(url)
-            lat.append(t)
-        wall = time.perf_counter() - w0
-        time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
-        kcpu = cpu_s(proc.pid) - k0
-        tcpu = sum(cpu_s(p) - c for p, c in zip(pids, t0))
-        scrapes = rounds * n
-        cores = os.cpu_count() or 1
-        out.append({
-            "targets": n,
-            "median_ms": median(lat) * 1e3,
-            "p95_ms": p95(lat) * 1e3,
-            "ksbridge_cpu_ms_per_target_scrape": kcpu / scrapes * 1e3,
-            "target_cpu_ms_per_target_scrape": tcpu / scrapes * 1e3,
-            "wall_over_cpu_per_core": wall / ((kcpu + tcpu) / cores) if kcpu + tcpu > 0 else None,
-            "ksbridge_rss_mib": rss_mib(proc.pid),
-            "ksbridge_threads": status(proc.pid, "Threads"),
-        })
+        turns = 1 if (quick or n > 10) else 2
+        runs, base_runs = [], []
+        for _ in range(turns):
+            if a.baseline_bin:
+                base_runs.append(measure_targets(a.baseline_bin, pids, n, quick))
+            runs.append(measure_targets(a.bin, pids, n, quick))
+        out.append(min(runs, key=lambda r: r["ksbridge_cpu_ms_per_target_scrape"]))
+        if base_runs:
+            base.append(min(base_runs, key=lambda r: r["ksbridge_cpu_ms_per_target_scrape"]))
         stop_all()
+    a.targets_baseline = base
     return out
 
 
@@ -607,6 +629,17 @@ def table(res, agent_version):
         print(f"{r['targets']:>8}{f(r['median_ms']):>10}{f(r['p95_ms']):>8}"
               f"{f(r['ksbridge_cpu_ms_per_target_scrape'], 2):>23}{f(r['target_cpu_ms_per_target_scrape'], 2):>16}"
               f"{f(r['wall_over_cpu_per_core'], 2):>18}{f(r['ksbridge_rss_mib']):>9}{r['ksbridge_threads']:>8}")
+    for b in res.get("targets_baseline") or []:
+        r = next((x for x in res["targets"] if x["targets"] == b["targets"]), None)
+        print(f"  baseline ({res.get('baseline_bin')}) "
+              f"{b['targets']} targets: median {f(b['median_ms'])} ms, ksb CPU/target-scrape "
+              f"{f(b['ksbridge_cpu_ms_per_target_scrape'], 2)}, target CPU/t-s {f(b['target_cpu_ms_per_target_scrape'], 2)}, "
+              f"RSS {f(b['ksbridge_rss_mib'])}, threads {b['ksbridge_threads']}")
+        if r:
+            print(f"    this / baseline: ksb CPU per target-scrape "
+                  f"{ratio(r['ksbridge_cpu_ms_per_target_scrape'], b['ksbridge_cpu_ms_per_target_scrape'])}, "
+                  f"target CPU {ratio(r['target_cpu_ms_per_target_scrape'], b['target_cpu_ms_per_target_scrape'])}, "
+                  f"median {ratio(r['median_ms'], b['median_ms'])}")
     if res["targets"]:
         one = res["targets"][0]
         for r in res["targets"][1:]:
@@ -684,6 +717,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rounds", type=int, default=25, help="alternating scrape rounds")
     ap.add_argument("--targets", default="1,10,50", help="target counts of the many-targets part")
+    ap.add_argument("--baseline-bin", help="an earlier ksbridge build the many-targets part also measures, in turn")
     ap.add_argument("--flags", type=int, default=len(FLAGS), help="how many JVM flag sets to measure")
     ap.add_argument("--flag-set", action="append",
                     help="measure this embedded-JVM flag set instead of the built-in list (repeatable)")
@@ -699,6 +733,8 @@ def main():
         res["scrape"] = part_scrape(a, a.quick) if "scrape" in only else None
         res["floor"] = part_floor(a, a.quick) if "floor" in only else None
         res["targets"] = part_targets(a, a.quick) if "targets" in only else None
+        res["targets_baseline"] = getattr(a, "targets_baseline", None)
+        res["baseline_bin"] = a.baseline_bin
         res["flags"] = part_flags(a, a.quick) if "flags" in only and (a.flag_set or not a.quick) else None
         res["growth"] = part_growth(a, a.quick) if "growth" in only and not a.quick else None
         lag = os.environ.get("KSB_BENCH_LAG")
