@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Family, Kind, Sample};
+use super::{Family, Kind, Label, Sample};
 
 /// The two text formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +187,7 @@ impl LabelBlocks {
 }
 
 /// `{k="v",...}` (nothing for no labels), with `extra` (the `le` of a bucket) last.
-fn write_labels(out: &mut String, labels: &[(String, String)], extra: Option<(&str, &str)>) {
+fn write_labels(out: &mut String, labels: &[Label], extra: Option<(&str, &str)>) {
     if labels.is_empty() && extra.is_none() {
         return;
     }
