@@ -1,7 +1,9 @@
 //! Times ksbridge's own work on one snapshot once it is read: the Streams
 //! model, the scrape's merge and both encoders, with allocation counts (run by
 //! `scripts/bench.sh`; by hand: `cargo run --release --example bench_model --
-//! [--beans N] [--attrs M] [--iterations K] [CAPTURE.json]...`).
+//! [--beans N] [--attrs M] [--iterations K] [--dump DIR] [CAPTURE.json]...`;
+//! `--dump` writes each snapshot's 0.0.4 and OpenMetrics text to `DIR`, to
+//! compare the bytes served by two builds).
 //!
 //! Without a capture it builds the replay JVM's benchmark shape
 //! (`tests/java/replay`, `--generate beans=N,attrs=M`: processor-node beans
@@ -128,7 +130,7 @@ fn time<T>(n: usize, mut f: impl FnMut() -> T) -> (f64, u64, T) {
     (ms[ms.len() / 2], allocs, v)
 }
 
-fn report(label: &str, snapshot: &Snapshot, iterations: usize) {
+fn report(label: &str, snapshot: &Snapshot, iterations: usize, dump: Option<&std::path::Path>) {
     let options = Options::default();
     // Each run gets a snapshot of its own, as each scrape does (a clone
     // carries no index or cache built by an earlier run), cloned untimed.
@@ -149,7 +151,15 @@ fn report(label: &str, snapshot: &Snapshot, iterations: usize) {
     let served = [families.as_slice()];
     let (merge_ms, merge_allocs, merged) = time(iterations, || merge(&served));
     let (text_ms, text_allocs, text) = time(iterations, || text_0_0_4(&merged));
-    let (om_ms, om_allocs, _) = time(iterations, || openmetrics(&merged));
+    let (om_ms, om_allocs, om) = time(iterations, || openmetrics(&merged));
+    if let Some(dir) = dump {
+        let file: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let _ = std::fs::write(dir.join(format!("{file}.prom")), &text);
+        let _ = std::fs::write(dir.join(format!("{file}.om")), &om);
+    }
     let samples: usize = merged.iter().map(|f| f.samples.len()).sum();
     let total = model_ms + merge_ms + text_ms;
     println!(
@@ -205,6 +215,7 @@ fn round(v: f64) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut beans, mut attrs, mut iterations) = (2000usize, 10usize, 21usize);
     let mut files = Vec::new();
+    let mut dump = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |what: &str| -> Result<usize, Box<dyn std::error::Error>> {
@@ -217,6 +228,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--beans" => beans = value("--beans")?,
             "--attrs" => attrs = value("--attrs")?,
             "--iterations" => iterations = value("--iterations")?.max(1),
+            "--dump" => {
+                dump = Some(std::path::PathBuf::from(
+                    args.next().ok_or("--dump wants a directory")?,
+                ))
+            }
             _ => files.push(a),
         }
     }
@@ -224,10 +240,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &format!("generated {beans}x{attrs}"),
         &generated(beans, attrs),
         iterations,
+        dump.as_deref(),
     );
     for f in files {
         let snapshot = Snapshot::load(std::path::Path::new(&f))?;
-        report(&f, &snapshot, iterations);
+        report(&f, &snapshot, iterations, dump.as_deref());
     }
     Ok(())
 }
