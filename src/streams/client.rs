@@ -110,8 +110,8 @@ pub fn application_of_client_id(client_id: &str) -> &str {
     if client_id.len() > 37 {
         let (head, tail) = client_id.split_at(client_id.len() - 37);
         let uuid = &tail[1..];
-        let shape = uuid.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
+        let shape = uuid.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
             _ => c.is_ascii_hexdigit(),
         });
         if tail.starts_with('-') && shape {
