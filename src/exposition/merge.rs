@@ -311,6 +311,34 @@ mod tests {
         assert_eq!(values, vec![1.0, 4.0]);
     }
 
+    /// Samples of sets offered for the first time skip the index, yet a
+    /// repeat is still dropped: within one run of a set, after it, and when
+    /// an equal set (another allocation) comes later.
+    #[test]
+    fn repeats_are_dropped_whether_or_not_a_family_is_indexed() {
+        let set = |v: &str| -> Labels { vec![("a".into(), v.into())].into() };
+        let mut s = FamilySet::new();
+        let one = set("1");
+        let (x, y) = (
+            s.position("x", Kind::Gauge, || "h".into()),
+            s.position("y", Kind::Gauge, || "h".into()),
+        );
+        let hash = label_hash(&one);
+        s.add_hashed_at(x, Kind::Gauge, one.clone(), hash, 1.0);
+        s.add_hashed_at(y, Kind::Gauge, one.clone(), hash, 2.0);
+        s.add_hashed_at(x, Kind::Gauge, one.clone(), hash, 3.0); // same run: a repeat
+        let two = set("2");
+        s.add_hashed_at(x, Kind::Gauge, two.clone(), label_hash(&two), 4.0);
+        s.add_hashed_at(y, Kind::Gauge, one.clone(), hash, 5.0); // a later run: a repeat
+        s.add_with("x", Kind::Gauge, || "h".into(), set("1"), 6.0); // an equal set
+        s.add_with("x", Kind::Gauge, || "h".into(), set("3"), 7.0);
+        s.add_with("x", Kind::Counter, || "h".into(), set("4"), 8.0); // kind conflict
+        let v = s.into_vec();
+        let values = |i: usize| v[i].samples.iter().map(|s| s.value).collect::<Vec<_>>();
+        assert_eq!((v[0].name.as_str(), values(0)), ("x", vec![1.0, 4.0, 7.0]));
+        assert_eq!((v[1].name.as_str(), values(1)), ("y", vec![2.0]));
+    }
+
     #[test]
     fn histograms_keep_their_buckets_when_merged() {
         let h = |count| HistogramValue {
