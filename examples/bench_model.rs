@@ -1,7 +1,9 @@
 //! Times ksbridge's own work on one snapshot once it is read: the Streams
 //! model, the scrape's merge and both encoders, with allocation counts (run by
 //! `scripts/bench.sh`; by hand: `cargo run --release --example bench_model --
-//! [--beans N] [--attrs M] [--iterations K] [CAPTURE.json]...`).
+//! [--beans N] [--attrs M] [--iterations K] [--dump DIR] [CAPTURE.json]...`;
+//! `--dump` writes each snapshot's 0.0.4 and OpenMetrics text to `DIR`, to
+//! compare the bytes served by two builds).
 //!
 //! Without a capture it builds the replay JVM's benchmark shape
 //! (`tests/java/replay`, `--generate beans=N,attrs=M`: processor-node beans
@@ -128,23 +130,36 @@ fn time<T>(n: usize, mut f: impl FnMut() -> T) -> (f64, u64, T) {
     (ms[ms.len() / 2], allocs, v)
 }
 
-fn report(label: &str, snapshot: &Snapshot, iterations: usize) {
+fn report(label: &str, snapshot: &Snapshot, iterations: usize, dump: Option<&std::path::Path>) {
     let options = Options::default();
     // Each run gets a snapshot of its own, as each scrape does (a clone
     // carries no index or cache built by an earlier run), cloned untimed.
     let mut fresh = Vec::with_capacity(iterations + 1);
     fresh.resize_with(iterations + 1, || snapshot.clone());
+    // A used snapshot is dropped untimed: a JMX source keeps it beside the
+    // families it built (the read's `Output`), so the model does not free it.
+    let mut used = Vec::with_capacity(iterations + 1);
     let (model_ms, model_allocs, families) = time(iterations, || {
         let s = fresh.pop().unwrap_or_default();
-        families_of(&s, "bench", &options)
+        let families = model(&s, &options);
+        used.push(s);
+        families
     });
+    drop(used);
     // What `Scraper::scrape` does with the sources' families: merge them with
     // the self-metrics into the list it serves.
     let served = [families.as_slice()];
-    let (merge_ms, merge_allocs, merged) =
-        time(iterations, || merge_served(&served, Vec::<Family>::new()));
-    let (text_ms, text_allocs, text) = time(iterations, || encode_text(&merged));
-    let (om_ms, om_allocs, _) = time(iterations, || encode_openmetrics(&merged));
+    let (merge_ms, merge_allocs, merged) = time(iterations, || merge(&served));
+    let (text_ms, text_allocs, text) = time(iterations, || text_0_0_4(&merged));
+    let (om_ms, om_allocs, om) = time(iterations, || openmetrics(&merged));
+    if let Some(dir) = dump {
+        let file: String = label
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let _ = std::fs::write(dir.join(format!("{file}.prom")), &text);
+        let _ = std::fs::write(dir.join(format!("{file}.om")), &om);
+    }
     let samples: usize = merged.iter().map(|f| f.samples.len()).sum();
     let total = model_ms + merge_ms + text_ms;
     println!(
@@ -169,6 +184,30 @@ fn report(label: &str, snapshot: &Snapshot, iterations: usize) {
     );
 }
 
+// The timed phases, one function each, so that `valgrind --tool=callgrind
+// --toggle-collect='bench_model::model'` (or `merge`, `text_0_0_4`,
+// `openmetrics`) counts the instructions of one phase alone.
+
+#[inline(never)]
+fn model(s: &Snapshot, options: &Options) -> Vec<Family> {
+    families_of(s, "bench", options)
+}
+
+#[inline(never)]
+fn merge(served: &[&[Family]]) -> Vec<Family> {
+    merge_served(served, Vec::<Family>::new())
+}
+
+#[inline(never)]
+fn text_0_0_4(merged: &[Family]) -> String {
+    encode_text(merged)
+}
+
+#[inline(never)]
+fn openmetrics(merged: &[Family]) -> String {
+    encode_openmetrics(merged)
+}
+
 fn round(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
@@ -176,6 +215,7 @@ fn round(v: f64) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut beans, mut attrs, mut iterations) = (2000usize, 10usize, 21usize);
     let mut files = Vec::new();
+    let mut dump = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |what: &str| -> Result<usize, Box<dyn std::error::Error>> {
@@ -188,6 +228,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--beans" => beans = value("--beans")?,
             "--attrs" => attrs = value("--attrs")?,
             "--iterations" => iterations = value("--iterations")?.max(1),
+            "--dump" => {
+                dump = Some(std::path::PathBuf::from(
+                    args.next().ok_or("--dump wants a directory")?,
+                ))
+            }
             _ => files.push(a),
         }
     }
@@ -195,10 +240,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &format!("generated {beans}x{attrs}"),
         &generated(beans, attrs),
         iterations,
+        dump.as_deref(),
     );
     for f in files {
         let snapshot = Snapshot::load(std::path::Path::new(&f))?;
-        report(&f, &snapshot, iterations);
+        report(&f, &snapshot, iterations, dump.as_deref());
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Family, Kind, Sample};
+use super::{Family, Kind, Label, Sample};
 
 /// The two text formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +187,7 @@ impl LabelBlocks {
 }
 
 /// `{k="v",...}` (nothing for no labels), with `extra` (the `le` of a bucket) last.
-fn write_labels(out: &mut String, labels: &[(String, String)], extra: Option<(&str, &str)>) {
+fn write_labels(out: &mut String, labels: &[Label], extra: Option<(&str, &str)>) {
     if labels.is_empty() && extra.is_none() {
         return;
     }
@@ -259,13 +259,72 @@ fn write_value(out: &mut String, v: f64) {
     } else if v == v.trunc() && v.abs() < 1e15 {
         out.push_str(itoa::Buffer::new().format(v as i64));
     } else {
-        let _ = write!(out, "{v:?}");
+        write_debug_float(out, v);
     }
+}
+
+/// A finite `v` exactly as `format!("{v:?}")` writes it, from ryu (several
+/// times cheaper than the standard formatter). Both write the shortest
+/// round-trip digits, closest to `v`, and ryu's layout is the standard one
+/// (`0.001`, `12.5`, `1e16`, `1.5e-7`) but for two cases left to the
+/// standard formatter: between 1e-5 and 1e-4 ryu writes `0.0000x` (the
+/// standard `x.e-5`), and where `v` lies exactly halfway between the two
+/// closest shortest candidates ryu rounds to even, the standard formatter up.
+fn write_debug_float(out: &mut String, v: f64) {
+    let mut buf = ryu::Buffer::new();
+    let s = buf.format_finite(v);
+    let mantissa = s.split('e').next().unwrap_or(s).as_bytes();
+    let exponential = mantissa.len() < s.len();
+    if (v.abs() < 1e-4 && !exponential) || (mantissa.len() >= 16 && is_tie(v, mantissa)) {
+        let _ = write!(out, "{v:?}");
+        return;
+    }
+    out.push_str(s);
+}
+
+/// Whether `v`'s exact value has one significant digit more than ryu's
+/// `mantissa` (`-12.345`), that digit a 5: a tie between two candidates.
+/// Only values with a short exact decimal can be one: `m * 2^e` (m odd)
+/// has at most 18 significant digits only for -25 <= e <= 22.
+fn is_tie(v: f64, mantissa: &[u8]) -> bool {
+    let bits = v.abs().to_bits();
+    let (biased, fraction) = ((bits >> 52) as i32, bits & ((1 << 52) - 1));
+    let (mut m, mut e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return false;
+    }
+    e += m.trailing_zeros() as i32;
+    m >>= m.trailing_zeros();
+    let mut exact = match e {
+        0..=22 => u128::from(m) << e,
+        -25..=-1 => u128::from(m) * 5u128.pow(e.unsigned_abs()),
+        _ => return false,
+    };
+    while exact % 10 == 0 {
+        exact /= 10;
+    }
+    if exact % 10 != 5 {
+        return false;
+    }
+    let mut exact_digits = 0;
+    while exact > 0 {
+        exact /= 10;
+        exact_digits += 1;
+    }
+    let digits = || mantissa.iter().filter(|b| b.is_ascii_digit());
+    let leading = digits().take_while(|&&b| b == b'0').count();
+    let trailing = digits().rev().take_while(|&&b| b == b'0').count();
+    let shown = digits().count().saturating_sub(leading + trailing);
+    exact_digits == shown + 1
 }
 
 /// A label value escaped (`\\`, `\"`, `\n`) onto `out`.
 fn escape_label_into(out: &mut String, v: &str) {
-    if !v.contains(['\\', '"', '\n']) {
+    if !v.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
         out.push_str(v);
         return;
     }
@@ -407,6 +466,58 @@ app_age_seconds_bucket{topic=\"t\\\"x\",le=\"+Inf\"} 4\n\
 app_age_seconds_sum{topic=\"t\\\"x\"} 7.5\n\
 app_age_seconds_count{topic=\"t\\\"x\"} 4\n";
         assert_eq!(got, want);
+    }
+
+    /// The 0.0.4 encoder writes non-integral floats as `{:?}` does.
+    #[test]
+    fn floats_as_the_standard_formatter_writes_them() {
+        let mut seed: u64 = 7;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut cases = vec![
+            0.1,
+            0.25,
+            1e-4,
+            9.9999e-5,
+            1e-5,
+            1.5e-7,
+            1e16,
+            9.999999999999998e15,
+            1e15 + 0.5,
+            123456.789,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            0.3,
+            2.0 / 3.0,
+            1e300,
+            1.0e22,
+        ];
+        for _ in 0..10_000 {
+            let r = next();
+            cases.push(f64::from_bits(r));
+            cases.push((r >> 11) as f64 / (1u64 << 53) as f64 * 100.0);
+            cases.push((r % 1_000_000) as f64 / 1000.0);
+            cases.push((r % 10_000) as f64 * 1e-9);
+            // Exact halves, quarters and eighths of large numbers: ties.
+            let big = (r >> 12) as f64;
+            cases.push(big + 0.25);
+            cases.push((big + 0.5) * 2f64.powi((r % 8) as i32));
+            cases.push(big / 8.0 + 0.125);
+            cases.push((r >> 40) as f64 * 1e-17);
+        }
+        for v in cases.into_iter().flat_map(|v| [v, -v]) {
+            if !v.is_finite() {
+                continue;
+            }
+            let mut got = String::new();
+            write_debug_float(&mut got, v);
+            assert_eq!(got, format!("{v:?}"), "{v:e}");
+        }
     }
 
     #[test]

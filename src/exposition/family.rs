@@ -33,15 +33,22 @@ pub struct HistogramValue {
     pub sum: f64,
 }
 
+/// A label's name or value: inline up to 24 bytes (every label name and
+/// most values, so building a label set allocates little), on the heap beyond.
+pub use compact_str::CompactString as LabelText;
+
+/// One label: name and value.
+pub type Label = (LabelText, LabelText);
+
 /// A sample's label pairs in output order; values are plain strings
 /// (decoded, unescaped). Shared, not copied: every sample of one bean holds
 /// the same set, and a scrape's merge clones samples without copying them.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Labels(Arc<[(String, String)]>);
+pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     /// The pairs as a new vector (to build a related label set from).
-    pub fn to_vec(&self) -> Vec<(String, String)> {
+    pub fn to_vec(&self) -> Vec<Label> {
         self.0.to_vec()
     }
 
@@ -58,7 +65,7 @@ impl Labels {
 }
 
 impl std::ops::Deref for Labels {
-    type Target = [(String, String)];
+    type Target = [Label];
     fn deref(&self) -> &Self::Target {
         &self.0
     }
@@ -70,26 +77,26 @@ impl std::fmt::Debug for Labels {
     }
 }
 
-impl From<Vec<(String, String)>> for Labels {
-    fn from(v: Vec<(String, String)>) -> Self {
+impl From<Vec<Label>> for Labels {
+    fn from(v: Vec<Label>) -> Self {
         Labels(v.into())
     }
 }
 
-impl From<&Vec<(String, String)>> for Labels {
-    fn from(v: &Vec<(String, String)>) -> Self {
+impl From<&Vec<Label>> for Labels {
+    fn from(v: &Vec<Label>) -> Self {
         Labels(v.as_slice().into())
     }
 }
 
-impl From<&[(String, String)]> for Labels {
-    fn from(v: &[(String, String)]) -> Self {
+impl From<&[Label]> for Labels {
+    fn from(v: &[Label]) -> Self {
         Labels(v.into())
     }
 }
 
-impl PartialEq<Vec<(String, String)>> for Labels {
-    fn eq(&self, other: &Vec<(String, String)>) -> bool {
+impl PartialEq<Vec<Label>> for Labels {
+    fn eq(&self, other: &Vec<Label>) -> bool {
         *self.0 == **other
     }
 }

@@ -20,11 +20,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::family::{Family, Kind};
+use super::family::{Family, Kind, Label, LabelText};
 use crate::lag::{LagReport, Status};
 
-fn l(k: &str, v: impl Into<String>) -> (String, String) {
-    (k.to_string(), v.into())
+fn l(k: &str, v: impl Into<LabelText>) -> Label {
+    (k.into(), v.into())
 }
 
 /// The lag families of `report`. `application_ids` maps a group id to the
@@ -38,7 +38,7 @@ pub fn families(report: &LagReport, application_ids: &HashMap<String, String>) -
 }
 
 /// `group` and, for a Streams app's group, `application_id`.
-fn group_labels(group: &str, application_ids: &HashMap<String, String>) -> Vec<(String, String)> {
+fn group_labels(group: &str, application_ids: &HashMap<String, String>) -> Vec<Label> {
     let mut base = vec![l("group", group)];
     if let Some(app) = application_ids.get(group) {
         base.push(l("application_id", app.clone()));
@@ -274,7 +274,7 @@ mod tests {
 
     #[test]
     fn partition_series_and_join_label() {
-        let apps = HashMap::from([("app".to_string(), "app".to_string())]);
+        let apps = HashMap::from([("app".into(), "app".into())]);
         let fs = families(&report(), &apps);
         let lag = find(&fs, "kafka_consumergroup_lag");
         // The partition without a commit has no lag sample.

@@ -4,15 +4,15 @@
 //! dropped. Input: families or single samples; output: `Vec<Family>` sorted
 //! by name with empty families left out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
-use super::{Family, HistogramValue, Kind, Labels, Sample};
+use super::{Family, HistogramValue, Kind, Label, Labels, Sample};
 
 type Fast = foldhash::fast::FixedState;
 
 /// The hash [`FamilySet`] indexes a label set by (see [`FamilySet::add_hashed`]).
-pub fn label_hash(labels: &[(String, String)]) -> u64 {
+pub fn label_hash(labels: &[Label]) -> u64 {
     Fast::default().hash_one(labels)
 }
 
@@ -54,15 +54,68 @@ fn insert(index: &mut HashMap<u64, Slots, Fast>, hash: u64, i: usize) {
 }
 
 /// Families being merged, keyed by name.
-#[derive(Debug, Default)]
+///
+/// A sample whose label set is offered for the first time (no equal set was
+/// offered before, by hash) cannot repeat an earlier sample, and while the
+/// same set is offered again and again (one bean's samples) it can only
+/// repeat its own last sample in the family: such samples are pushed without
+/// indexing the family. A family's index is built when a sample of a set
+/// seen before arrives, and kept from then on.
+#[derive(Debug)]
 pub struct FamilySet {
     entries: Vec<Entry>,
     by_name: HashMap<String, usize, Fast>,
+    /// The hash of every label set offered, while every sample's set was
+    /// offered (`None` once `extend` takes a family whole, unhashed).
+    offered: Option<HashSet<u64, Fast>>,
+    /// The set offered last, and whether it was new when it was first offered.
+    last: Option<(Labels, bool)>,
+}
+
+impl Default for FamilySet {
+    fn default() -> Self {
+        FamilySet {
+            entries: Vec::new(),
+            by_name: HashMap::default(),
+            offered: Some(HashSet::default()),
+            last: None,
+        }
+    }
 }
 
 impl FamilySet {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The position of family `name` (for [`FamilySet::add_hashed_at`]),
+    /// created with `kind` and `help()` if new.
+    pub fn position(&mut self, name: &str, kind: Kind, help: impl FnOnce() -> String) -> usize {
+        if let Some(&at) = self.by_name.get(name) {
+            return at;
+        }
+        self.entries.push(Entry {
+            family: Family::new(name, kind, help()),
+            index: None,
+        });
+        self.by_name
+            .insert(name.to_string(), self.entries.len() - 1);
+        self.entries.len() - 1
+    }
+
+    /// Whether no sample before the current run of `labels` has an equal set.
+    fn first_offer(&mut self, labels: &Labels, hash: u64) -> bool {
+        let Some(offered) = &mut self.offered else {
+            return false;
+        };
+        if let Some((last, new)) = &self.last {
+            if Labels::same(last, labels) {
+                return *new;
+            }
+        }
+        let new = offered.insert(hash);
+        self.last = Some((labels.clone(), new));
+        new
     }
 
     /// Adds one sample.
@@ -127,6 +180,17 @@ impl FamilySet {
         self.add_sample(name, Kind::Histogram, help, sample, hash);
     }
 
+    /// [`FamilySet::add_hashed`] into the family at `at` (from
+    /// [`FamilySet::position`]).
+    pub fn add_hashed_at(&mut self, at: usize, kind: Kind, labels: Labels, hash: u64, value: f64) {
+        let sample = Sample {
+            labels,
+            value,
+            histogram: None,
+        };
+        self.add_sample_at(at, kind, sample, hash);
+    }
+
     /// Adds one sample of any kind (histogram data kept).
     fn add_sample(
         &mut self,
@@ -136,21 +200,29 @@ impl FamilySet {
         sample: Sample,
         hash: u64,
     ) {
-        let at = match self.by_name.get(name) {
-            Some(&at) => at,
-            None => {
-                self.entries.push(Entry {
-                    family: Family::new(name, kind, help()),
-                    index: None,
-                });
-                self.by_name
-                    .insert(name.to_string(), self.entries.len() - 1);
-                self.entries.len() - 1
-            }
-        };
+        let at = self.position(name, kind, help);
+        self.add_sample_at(at, kind, sample, hash);
+    }
+
+    fn add_sample_at(&mut self, at: usize, kind: Kind, sample: Sample, hash: u64) {
+        let first = self.first_offer(&sample.labels, hash);
         let Entry { family, index } = &mut self.entries[at];
         if family.kind != kind {
-            tracing::debug!(family = name, "metric kind conflict, sample dropped");
+            tracing::debug!(
+                family = family.name.as_str(),
+                "metric kind conflict, sample dropped"
+            );
+            return;
+        }
+        if first && index.is_none() {
+            if family
+                .samples
+                .last()
+                .is_some_and(|s| Labels::same(&s.labels, &sample.labels))
+            {
+                return;
+            }
+            family.samples.push(sample);
             return;
         }
         let index = index.get_or_insert_with(|| build_index(&family.samples));
@@ -173,6 +245,9 @@ impl FamilySet {
     pub fn extend(&mut self, families: impl IntoIterator<Item = Family>) {
         for f in families {
             if !self.by_name.contains_key(&f.name) {
+                if !f.samples.is_empty() {
+                    self.offered = None;
+                }
                 self.by_name.insert(f.name.clone(), self.entries.len());
                 self.entries.push(Entry {
                     family: f,
@@ -220,7 +295,7 @@ mod tests {
     #[test]
     fn first_label_set_wins_and_kind_conflicts_drop() {
         let mut s = FamilySet::new();
-        let l = |v: &str| vec![("a".to_string(), v.to_string())];
+        let l = |v: &str| -> Vec<Label> { vec![("a".into(), v.into())] };
         s.add_with("x", Kind::Gauge, || "h".into(), l("1"), 1.0);
         s.add_with("x", Kind::Gauge, || "h".into(), l("1"), 2.0);
         s.add_with("x", Kind::Counter, || "h".into(), l("2"), 3.0);
@@ -236,6 +311,34 @@ mod tests {
         assert_eq!(values, vec![1.0, 4.0]);
     }
 
+    /// Samples of sets offered for the first time skip the index, yet a
+    /// repeat is still dropped: within one run of a set, after it, and when
+    /// an equal set (another allocation) comes later.
+    #[test]
+    fn repeats_are_dropped_whether_or_not_a_family_is_indexed() {
+        let set = |v: &str| -> Labels { vec![("a".into(), v.into())].into() };
+        let mut s = FamilySet::new();
+        let one = set("1");
+        let (x, y) = (
+            s.position("x", Kind::Gauge, || "h".into()),
+            s.position("y", Kind::Gauge, || "h".into()),
+        );
+        let hash = label_hash(&one);
+        s.add_hashed_at(x, Kind::Gauge, one.clone(), hash, 1.0);
+        s.add_hashed_at(y, Kind::Gauge, one.clone(), hash, 2.0);
+        s.add_hashed_at(x, Kind::Gauge, one.clone(), hash, 3.0); // same run: a repeat
+        let two = set("2");
+        s.add_hashed_at(x, Kind::Gauge, two.clone(), label_hash(&two), 4.0);
+        s.add_hashed_at(y, Kind::Gauge, one.clone(), hash, 5.0); // a later run: a repeat
+        s.add_with("x", Kind::Gauge, || "h".into(), set("1"), 6.0); // an equal set
+        s.add_with("x", Kind::Gauge, || "h".into(), set("3"), 7.0);
+        s.add_with("x", Kind::Counter, || "h".into(), set("4"), 8.0); // kind conflict
+        let v = s.into_vec();
+        let values = |i: usize| v[i].samples.iter().map(|s| s.value).collect::<Vec<_>>();
+        assert_eq!((v[0].name.as_str(), values(0)), ("x", vec![1.0, 4.0, 7.0]));
+        assert_eq!((v[1].name.as_str(), values(1)), ("y", vec![2.0]));
+    }
+
     #[test]
     fn histograms_keep_their_buckets_when_merged() {
         let h = |count| HistogramValue {
@@ -243,7 +346,7 @@ mod tests {
             count,
             sum: 1.0,
         };
-        let l = |v: &str| vec![("a".to_string(), v.to_string())];
+        let l = |v: &str| -> Vec<Label> { vec![("a".into(), v.into())] };
         let mut s = FamilySet::new();
         s.add_histogram("x", || "h".into(), l("1"), h(1));
         let mut other = Family::new("x", Kind::Histogram, "h");

@@ -11,5 +11,5 @@ pub mod merge;
 pub mod selfmetrics;
 
 pub use encode::{encode, Format};
-pub use family::{Family, HistogramValue, Kind, Labels, Sample};
+pub use family::{Family, HistogramValue, Kind, Label, LabelText, Labels, Sample};
 pub use merge::{merge_served, FamilySet};

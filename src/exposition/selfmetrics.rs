@@ -42,8 +42,8 @@ pub fn families(outcomes: &[Outcome], errors: &BTreeMap<&'static str, u64>) -> V
     );
     for o in outcomes {
         let l = vec![
-            ("source".to_string(), o.source.to_string()),
-            ("target".to_string(), o.target.clone()),
+            ("source".into(), o.source.into()),
+            ("target".into(), o.target.as_str().into()),
         ];
         duration.push(l.clone(), o.duration_seconds);
         success.push(l.clone(), if o.success { 1.0 } else { 0.0 });
@@ -66,7 +66,7 @@ pub fn families(outcomes: &[Outcome], errors: &BTreeMap<&'static str, u64>) -> V
         "Failed target refreshes since start, by kind of error.",
     );
     for (kind, n) in errors {
-        errs.push(vec![("kind".to_string(), kind.to_string())], *n as f64);
+        errs.push(vec![("kind".into(), (*kind).into())], *n as f64);
     }
     let mut truncated = Family::new(
         "ksbridge_scrape_truncated",
@@ -77,9 +77,9 @@ pub fn families(outcomes: &[Outcome], errors: &BTreeMap<&'static str, u64>) -> V
         for (reason, n) in &o.cuts.0 {
             truncated.push(
                 vec![
-                    ("source".to_string(), o.source.to_string()),
-                    ("target".to_string(), o.target.clone()),
-                    ("reason".to_string(), reason.to_string()),
+                    ("source".into(), o.source.into()),
+                    ("target".into(), o.target.as_str().into()),
+                    ("reason".into(), (*reason).into()),
                 ],
                 *n as f64,
             );
@@ -87,7 +87,7 @@ pub fn families(outcomes: &[Outcome], errors: &BTreeMap<&'static str, u64>) -> V
     }
     let mut build = Family::new("ksbridge_build", Kind::Info, "ksbridge version.");
     build.push(
-        vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())],
+        vec![("version".into(), env!("CARGO_PKG_VERSION").into())],
         1.0,
     );
     vec![build, duration, errs, success, age, targets, truncated]

@@ -184,9 +184,9 @@ impl Tracker {
             let share = rate / restoring.len().max(1) as f64;
             for (task, t) in restoring {
                 let mut labels = vec![
-                    ("application_id".to_string(), app.clone()),
-                    ("client_id".to_string(), client.clone()),
-                    ("thread".to_string(), t.thread.clone()),
+                    ("application_id".into(), app.as_str().into()),
+                    ("client_id".into(), client.as_str().into()),
+                    ("thread".into(), t.thread.as_str().into()),
                 ];
                 crate::streams::task_labels(&mut labels, task);
                 out.add(
@@ -204,8 +204,8 @@ impl Tracker {
     pub fn families(&self, out: &mut Out) {
         for ((app, client), r) in &self.restores.clients {
             let base = vec![
-                ("application_id".to_string(), app.clone()),
-                ("client_id".to_string(), client.clone()),
+                ("application_id".into(), app.as_str().into()),
+                ("client_id".into(), client.as_str().into()),
             ];
             let Some(start) = r.start_ms else { continue };
             out.add(
@@ -249,19 +249,19 @@ impl Tracker {
         self.restore_etas(out);
         for ((app, client, thread), t) in &self.tracks {
             let mut base = vec![
-                ("application_id".to_string(), app.clone()),
-                ("client_id".to_string(), client.clone()),
+                ("application_id".into(), app.as_str().into()),
+                ("client_id".into(), client.as_str().into()),
             ];
             let prefix = if thread.is_empty() {
                 "kafka_streams"
             } else {
-                base.push(("thread".to_string(), thread.clone()));
+                base.push(("thread".into(), thread.as_str().into()));
                 "kafka_streams_thread"
             };
             for ((from, to), n) in &t.transitions {
                 let mut l = base.clone();
-                l.push(("from".into(), from.clone()));
-                l.push(("to".into(), to.clone()));
+                l.push(("from".into(), from.as_str().into()));
+                l.push(("to".into(), to.as_str().into()));
                 out.add(
                     &format!("{prefix}_state_transitions"),
                     Kind::Counter,
@@ -272,7 +272,7 @@ impl Tracker {
             }
             for (state, s) in &t.seconds {
                 let mut l = base.clone();
-                l.push(("state".into(), state.clone()));
+                l.push(("state".into(), state.as_str().into()));
                 out.add(
                     &format!("{prefix}_state_seconds"),
                     Kind::Counter,

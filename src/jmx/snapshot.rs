@@ -163,7 +163,17 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 struct TypeIndex(std::sync::OnceLock<(usize, usize, TypeMap)>);
 
-type TypeMap = std::collections::HashMap<(String, String), Vec<u32>, foldhash::fast::FixedState>;
+/// Keyed by `<domain>:<type>` (a domain holds no `:`, so the first one splits).
+type TypeMap = std::collections::HashMap<String, Vec<u32>, foldhash::fast::FixedState>;
+
+/// The [`TypeMap`] key of a domain and type, written into `key`.
+fn type_key<'k>(key: &'k mut String, domain: &str, ty: &str) -> &'k str {
+    key.clear();
+    key.push_str(domain);
+    key.push(':');
+    key.push_str(ty);
+    key
+}
 
 impl Clone for TypeIndex {
     fn clone(&self) -> Self {
@@ -221,18 +231,24 @@ impl Snapshot {
         let here = (self.beans.as_ptr() as usize, self.beans.len());
         let (ptr, len, map) = self.types.0.get_or_init(|| {
             let mut map = TypeMap::default();
+            let mut key = String::new();
             for (i, b) in self.beans.iter().enumerate() {
                 if let Some(t) = b.name.get("type") {
-                    map.entry((b.name.domain().to_string(), t.to_string()))
-                        .or_default()
-                        .push(i as u32);
+                    let k = type_key(&mut key, b.name.domain(), t);
+                    match map.get_mut(k) {
+                        Some(at) => at.push(i as u32),
+                        None => {
+                            map.insert(k.to_string(), vec![i as u32]);
+                        }
+                    }
                 }
             }
             (here.0, here.1, map)
         });
         if (*ptr, *len) == here && self.beans.len() <= u32::MAX as usize {
+            let mut key = String::with_capacity(domain.len() + ty.len() + 1);
             let at = map
-                .get(&(domain.to_string(), ty.to_string()))
+                .get(type_key(&mut key, domain, ty))
                 .map(|v| v.as_slice())
                 .unwrap_or_default();
             return OfType::Indexed(&self.beans, at.iter());

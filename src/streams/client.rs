@@ -5,7 +5,7 @@
 
 use super::naming::{Rules, TimeUnit};
 use super::{emit_bean, Context, Group, Level, Out, CLIENT_BEANS};
-use crate::exposition::Kind;
+use crate::exposition::{Kind, Label};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
@@ -102,18 +102,23 @@ pub fn application_ids(snapshot: &Snapshot) -> Vec<String> {
 
 /// Kafka's default `client.id` is `<application.id>-<UUID>`: strip the UUID.
 pub fn application_from_client_id(client_id: &str) -> String {
+    application_of_client_id(client_id).to_string()
+}
+
+/// [`application_from_client_id`], borrowed from `client_id`.
+pub fn application_of_client_id(client_id: &str) -> &str {
     if client_id.len() > 37 {
         let (head, tail) = client_id.split_at(client_id.len() - 37);
         let uuid = &tail[1..];
-        let shape = uuid.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
+        let shape = uuid.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
             _ => c.is_ascii_hexdigit(),
         });
         if tail.starts_with('-') && shape {
-            return head.to_string();
+            return head;
         }
     }
-    client_id.to_string()
+    client_id
 }
 
 /// One state family: 1 for `current`, 0 for every other known state (an
@@ -127,13 +132,13 @@ pub fn push_state_set(
     out: &mut Out,
     name: &str,
     help: &str,
-    labels: &[(String, String)],
+    labels: &[Label],
     known: &[&str],
     current: &str,
 ) {
     for s in known {
         let mut l = labels.to_vec();
-        l.push(("state".into(), (*s).to_string()));
+        l.push(("state".into(), (*s).into()));
         out.add(
             name,
             Kind::Gauge,
@@ -144,7 +149,7 @@ pub fn push_state_set(
     }
     if !known.contains(&current) {
         let mut l = labels.to_vec();
-        l.push(("state".into(), current.to_string()));
+        l.push(("state".into(), current.into()));
         out.add(name, Kind::Gauge, help, l, 1.0);
     }
 }
@@ -161,8 +166,8 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             .map(|c| c.application_id.clone())
             .unwrap_or_default();
         let labels = vec![
-            ("application_id".to_string(), application_id),
-            ("client_id".to_string(), client_id.to_string()),
+            ("application_id".into(), application_id.into()),
+            ("client_id".into(), client_id.into()),
         ];
         if let Some(state) = b.text("state") {
             push_state_set(
@@ -177,7 +182,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         let mut info = labels.clone();
         for (attr, label) in [("version", "version"), ("commit-id", "commit_id")] {
             if let Some(v) = b.text(attr) {
-                info.push((label.into(), v.to_string()));
+                info.push((label.into(), v.into()));
             }
         }
         if info.len() > labels.len() {

@@ -5,6 +5,7 @@
 
 use super::naming::{Rules, TimeUnit};
 use super::{emit_bean, Beans, Context, Group, Level, Out};
+use crate::exposition::Label;
 use crate::jmx::{Bean, Snapshot};
 
 const FETCH_BEANS: Beans = Beans::of("kafka.consumer", "consumer-fetch-manager-metrics");
@@ -95,7 +96,7 @@ fn rules(prefix: &'static str, rates: bool) -> Rules<'static> {
 }
 
 /// Labels of a client bean if it belongs to a Streams client in `want` role.
-fn labels_of(ctx: &Context, bean: &Bean, want: Role) -> Option<Vec<(String, String)>> {
+fn labels_of(ctx: &Context, bean: &Bean, want: Role) -> Option<Vec<Label>> {
     let id = bean.name.get("client-id")?;
     let owner = ctx.owner(id);
     if owner.client_id.is_empty() {
@@ -106,17 +107,17 @@ fn labels_of(ctx: &Context, bean: &Bean, want: Role) -> Option<Vec<(String, Stri
         return None;
     }
     let mut labels = vec![
-        ("application_id".to_string(), owner.application_id),
-        ("client_id".to_string(), owner.client_id),
+        ("application_id".into(), owner.application_id),
+        ("client_id".into(), owner.client_id),
     ];
     if !thread.is_empty() {
-        labels.push(("thread".into(), thread));
+        labels.push(("thread".into(), thread.into()));
     }
     if let Some(topic) = bean.name.get("topic") {
-        labels.push(("topic".into(), topic.to_string()));
+        labels.push(("topic".into(), topic.into()));
     }
     if let Some(p) = bean.name.get("partition") {
-        labels.push(("partition".into(), p.to_string()));
+        labels.push(("partition".into(), p.into()));
     }
     Some(labels)
 }

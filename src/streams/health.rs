@@ -47,8 +47,8 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             }
         }
         let base = vec![
-            ("application_id".to_string(), c.application_id.clone()),
-            ("client_id".to_string(), c.client_id.clone()),
+            ("application_id".into(), c.application_id.as_str().into()),
+            ("client_id".into(), c.client_id.as_str().into()),
         ];
         let mut labels = base.clone();
         labels.push(("reason".into(), h.reason().into()));
@@ -73,7 +73,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         }
         for r in &progress.tasks {
             let mut labels = base.clone();
-            labels.push(("thread".into(), r.thread.clone()));
+            labels.push(("thread".into(), r.thread.as_str().into()));
             task_labels(&mut labels, &r.task);
             out.add(
                 "kafka_streams_restore_remaining_records",
@@ -86,7 +86,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         for r in &app.instances[0].restoring {
             let Some(eta) = r.eta_seconds else { continue };
             let mut labels = base.clone();
-            labels.push(("thread".into(), r.thread.clone()));
+            labels.push(("thread".into(), r.thread.as_str().into()));
             task_labels(&mut labels, &r.task);
             out.add(
                 "kafka_streams_restore_eta_seconds",

@@ -8,7 +8,7 @@
 //! families.
 
 use super::{Beans, Context, Group, Level, Out};
-use crate::exposition::{HistogramValue, Kind};
+use crate::exposition::{HistogramValue, Kind, Label, LabelText};
 use crate::jmx::{Bean, Snapshot};
 
 pub const GROUP: Group = Group {
@@ -195,27 +195,27 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
 /// client, whose `client_id` is its own), `kafka_client_id` (the id the
 /// interceptor saw), then the bean's `topic`, `partition`, `exception`, and a
 /// `role` for client-level beans and `instance` for a duplicate client id.
-fn labels(ctx: &Context, b: &Bean) -> Option<Vec<(String, String)>> {
+fn labels(ctx: &Context, b: &Bean) -> Option<Vec<Label>> {
     let id = b.name.get("client-id")?;
     let owner = ctx.owner(id);
     let (client_id, thread) = if owner.client_id.is_empty() {
-        (id.to_string(), String::new())
+        (id.into(), LabelText::default())
     } else {
-        (owner.client_id, thread_of(&owner.rest))
+        (owner.client_id, thread_of(&owner.rest).into())
     };
     let mut l = vec![
-        ("application_id".to_string(), owner.application_id),
-        ("client_id".to_string(), client_id),
-        ("thread".to_string(), thread),
-        ("kafka_client_id".to_string(), id.to_string()),
+        ("application_id".into(), owner.application_id),
+        ("client_id".into(), client_id),
+        ("thread".into(), thread),
+        ("kafka_client_id".into(), id.into()),
     ];
     if let Some(t @ ("producer-client" | "consumer-client")) = b.name.get("type") {
         let role = t.trim_end_matches("-client");
-        l.push(("role".into(), role.to_string()));
+        l.push(("role".into(), role.into()));
     }
     for key in ["topic", "partition", "exception", "instance"] {
         if let Some(v) = b.name.get(key) {
-            l.push((key.to_string(), v.to_string()));
+            l.push((key.into(), v.into()));
         }
     }
     Some(l)
@@ -235,7 +235,7 @@ fn thread_of(rest: &str) -> String {
     rest.to_string()
 }
 
-fn plain(out: &mut Out, b: &Bean, labels: &[(String, String)], table: &[Plain]) {
+fn plain(out: &mut Out, b: &Bean, labels: &[Label], table: &[Plain]) {
     for &(attr, name, kind, help) in table {
         let Some(v) = b.get(attr).and_then(super::numeric) else {
             continue;
@@ -247,14 +247,7 @@ fn plain(out: &mut Out, b: &Bean, labels: &[(String, String)], table: &[Plain]) 
     }
 }
 
-fn histogram(
-    out: &mut Out,
-    b: &Bean,
-    labels: &[(String, String)],
-    prefix: &str,
-    name: &str,
-    help: &str,
-) {
+fn histogram(out: &mut Out, b: &Bean, labels: &[Label], prefix: &str, name: &str, help: &str) {
     if let Some(h) = read_histogram(b, prefix) {
         out.add_histogram(name, || help.to_string(), labels.to_vec(), h);
     }

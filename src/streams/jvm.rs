@@ -7,7 +7,7 @@
 //! summary's `_sum`) and `jvm_gc_collections_total{gc}` (its `_count`).
 
 use super::{Beans, Context, Group, Level, Out};
-use crate::exposition::Kind;
+use crate::exposition::{Kind, Label};
 use crate::jmx::Snapshot;
 
 pub const GROUP: Group = Group {
@@ -44,8 +44,8 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
     apps.dedup();
     let mut w = Writer {
         base: vec![
-            ("application_id".to_string(), apps.join(",")),
-            ("target".to_string(), ctx.target.clone()),
+            ("application_id".into(), apps.join(",").into()),
+            ("target".into(), ctx.target.as_str().into()),
         ],
         out,
     };
@@ -56,27 +56,20 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
 
 /// Writes JVM families with the labels every one of them carries.
 struct Writer<'a> {
-    base: Vec<(String, String)>,
+    base: Vec<Label>,
     out: &'a mut Out,
 }
 
 impl Writer<'_> {
     /// The base labels plus `k=v`.
-    fn with(&self, k: &str, v: &str) -> Vec<(String, String)> {
+    fn with(&self, k: &str, v: &str) -> Vec<Label> {
         let mut l = self.base.clone();
-        l.push((k.to_string(), v.to_string()));
+        l.push((k.into(), v.into()));
         l
     }
 
     /// One sample, when the value exists and is finite.
-    fn add(
-        &mut self,
-        name: &str,
-        kind: Kind,
-        help: &str,
-        labels: Vec<(String, String)>,
-        v: Option<f64>,
-    ) {
+    fn add(&mut self, name: &str, kind: Kind, help: &str, labels: Vec<Label>, v: Option<f64>) {
         if let Some(v) = v.filter(|v| v.is_finite()) {
             self.out.add(name, kind, help, labels, v);
         }
@@ -266,7 +259,7 @@ fn runtime(snapshot: &Snapshot, w: &mut Writer<'_>) {
             ("VmVersion", "version"),
         ] {
             if let Some(v) = rt.text(attr) {
-                info.push((label.to_string(), v.to_string()));
+                info.push((label.into(), v.into()));
             }
         }
         if info.len() > w.base.len() {

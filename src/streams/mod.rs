@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::exposition::merge::label_hash;
-use crate::exposition::{Family, FamilySet, Kind, Labels};
+use crate::exposition::{Family, FamilySet, Kind, Label, LabelText, Labels};
 use crate::jmx::limits::{self, Cuts, Limits};
 use crate::jmx::{Bean, Snapshot, Value};
 
@@ -173,13 +173,22 @@ pub struct Context {
     pub lag: Option<crate::insight::stuck::LagVerdicts>,
 }
 
-/// The owner of a thread-scoped id such as `<client.id>-StreamThread-1-consumer`.
+/// The owner of a thread-scoped id such as `<client.id>-StreamThread-1-consumer`
+/// (label values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
-    pub application_id: String,
-    pub client_id: String,
+    pub application_id: LabelText,
+    pub client_id: LabelText,
     /// The id with `<client.id>-` stripped (`StreamThread-1-consumer`).
-    pub rest: String,
+    pub rest: LabelText,
+}
+
+/// Where `marker` first occurs in `id` (`str::find` sets up a substring
+/// searcher per call; ids are short).
+fn find_marker(id: &str, marker: &str) -> Option<usize> {
+    let (h, m) = (id.as_bytes(), marker.as_bytes());
+    let first = *m.first()?;
+    (0..(h.len() + 1).saturating_sub(m.len())).find(|&i| h[i] == first && h[i..].starts_with(m))
 }
 
 impl Context {
@@ -211,30 +220,30 @@ impl Context {
             .max_by_key(|c| c.client_id.len());
         if let Some(c) = best {
             return Owner {
-                application_id: c.application_id.clone(),
-                client_id: c.client_id.clone(),
-                rest: id[c.client_id.len() + 1..].to_string(),
+                application_id: c.application_id.as_str().into(),
+                client_id: c.client_id.as_str().into(),
+                rest: id[c.client_id.len() + 1..].into(),
             };
         }
         for marker in ["-StreamThread-", "-GlobalStreamThread", "-StateUpdater-"] {
-            if let Some(i) = id.find(marker) {
+            if let Some(i) = find_marker(id, marker) {
                 let client_id = &id[..i];
                 return Owner {
-                    application_id: client::application_from_client_id(client_id),
-                    client_id: client_id.to_string(),
-                    rest: id[i + 1..].to_string(),
+                    application_id: client::application_of_client_id(client_id).into(),
+                    client_id: client_id.into(),
+                    rest: id[i + 1..].into(),
                 };
             }
         }
         Owner {
-            application_id: String::new(),
-            client_id: String::new(),
-            rest: id.to_string(),
+            application_id: LabelText::default(),
+            client_id: LabelText::default(),
+            rest: id.into(),
         }
     }
 
     /// `application_id`, `client_id` and `thread` labels for a thread id.
-    pub fn thread_labels(&self, thread_id: &str) -> Vec<(String, String)> {
+    pub fn thread_labels(&self, thread_id: &str) -> Vec<Label> {
         let o = self.owner(thread_id);
         // Room for what groups add after these (task, subtopology,
         // partition, a node or store, target): one allocation per bean.
@@ -247,13 +256,13 @@ impl Context {
 }
 
 /// `task` plus `subtopology` and `partition` labels for a `task-id` like `0_1`.
-pub fn task_labels(labels: &mut Vec<(String, String)>, task_id: &str) {
-    labels.push(("task".into(), task_id.to_string()));
+pub fn task_labels(labels: &mut Vec<Label>, task_id: &str) {
+    labels.push(("task".into(), task_id.into()));
     if let Some((sub, part)) = task_id.rsplit_once('_') {
         if !sub.is_empty() && part.parse::<u32>().is_ok() {
             let sub = sub.rsplit("__").next().unwrap_or(sub);
-            labels.push(("subtopology".into(), sub.to_string()));
-            labels.push(("partition".into(), part.to_string()));
+            labels.push(("subtopology".into(), sub.into()));
+            labels.push(("partition".into(), part.into()));
         }
     }
 }
@@ -265,6 +274,49 @@ pub fn task_labels(labels: &mut Vec<(String, String)>, task_id: &str) {
 pub struct Out {
     families: FamilySet,
     names: HashMap<String, HashMap<String, Option<Arc<naming::MetricName>>, Fast>, Fast>,
+    /// Per rules prefix, the attribute names of the last bean emitted under
+    /// it and their decisions: the next bean of the same type lists the same
+    /// attributes and looks nothing up.
+    shapes: Vec<Shape>,
+}
+
+/// The attribute names of one bean (one string, `ends` splitting it) and,
+/// per attribute, its naming decision and family once made.
+#[derive(Debug, Default)]
+struct Shape {
+    prefix: String,
+    names: String,
+    ends: Vec<usize>,
+    decided: Vec<Option<Decided>>,
+}
+
+/// One attribute's naming decision (`None`: not exported) and the position
+/// of its family once a sample went there.
+#[derive(Debug, Clone)]
+struct Decided {
+    name: Option<Arc<naming::MetricName>>,
+    at: Option<usize>,
+}
+
+impl Shape {
+    fn fits(&self, bean: &Bean) -> bool {
+        self.ends.len() == bean.attributes.len()
+            && bean.attributes.iter().enumerate().all(|(i, a)| {
+                let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                self.names[start..self.ends[i]] == a.name
+            })
+    }
+
+    fn reset(&mut self, bean: &Bean) {
+        self.names.clear();
+        self.ends.clear();
+        for a in &bean.attributes {
+            self.names.push_str(&a.name);
+            self.ends.push(self.names.len());
+        }
+        self.decided.clear();
+        self.decided.resize(bean.attributes.len(), None);
+    }
 }
 
 type Fast = foldhash::fast::FixedState;
@@ -289,6 +341,55 @@ impl Out {
             .or_default()
             .insert(attribute.to_string(), m.clone());
         m
+    }
+
+    /// The shape for `bean` under `rules` (its position in `shapes`).
+    fn shape(&mut self, rules: &Rules<'_>, bean: &Bean) -> usize {
+        let at = match self.shapes.iter().position(|s| s.prefix == rules.prefix) {
+            Some(at) => at,
+            None => {
+                self.shapes.push(Shape {
+                    prefix: rules.prefix.to_string(),
+                    ..Shape::default()
+                });
+                self.shapes.len() - 1
+            }
+        };
+        if !self.shapes[at].fits(bean) {
+            self.shapes[at].reset(bean);
+        }
+        at
+    }
+
+    /// The naming decision for attribute `i` of the bean `shape` was fitted
+    /// to: kind, scale and the family's position once known.
+    fn decided(
+        &mut self,
+        shape: usize,
+        i: usize,
+        rules: &Rules<'_>,
+        attribute: &str,
+    ) -> Option<(Kind, f64, Option<usize>)> {
+        if self.shapes[shape].decided[i].is_none() {
+            let name = self.metric_name(rules, attribute);
+            self.shapes[shape].decided[i] = Some(Decided { name, at: None });
+        }
+        let d = self.shapes[shape].decided[i].as_ref()?;
+        let m = d.name.as_deref()?;
+        Some((m.kind, m.scale, d.at))
+    }
+
+    /// The position of the family of attribute `i` of `shape` (decided and
+    /// exported), created with `help()` if new.
+    fn place(&mut self, shape: usize, i: usize, help: impl FnOnce() -> String) -> Option<usize> {
+        let d = self.shapes[shape].decided[i].as_mut()?;
+        if let Some(at) = d.at {
+            return Some(at);
+        }
+        let m = d.name.as_deref()?;
+        let at = self.families.position(&m.name, m.kind, help);
+        d.at = Some(at);
+        Some(at)
     }
 
     /// Families sorted by name, empty ones left out.
@@ -322,7 +423,7 @@ pub fn emit_bean(
     ctx: &Context,
     bean: &Bean,
     rules: &Rules<'_>,
-    labels: impl Into<Vec<(String, String)>>,
+    labels: impl Into<Vec<Label>>,
     select: impl Fn(&str) -> Option<Level>,
 ) {
     let kafka_type = bean.name.get("type").unwrap_or_default();
@@ -331,11 +432,12 @@ pub fn emit_bean(
     // [`finish`] would otherwise add by rebuilding the set.
     let mut labels = labels.into();
     if !labels.iter().any(|(k, _)| k == "target") {
-        labels.push(("target".to_string(), ctx.target.clone()));
+        labels.push(("target".into(), ctx.target.as_str().into()));
     }
     let labels: Labels = labels.into();
     let mut hash: Option<u64> = None;
-    for attr in &bean.attributes {
+    let shape = out.shape(rules, bean);
+    for (i, attr) in bean.attributes.iter().enumerate() {
         let Some(level) = select(&attr.name) else {
             continue;
         };
@@ -345,26 +447,26 @@ pub fn emit_bean(
         let Some(v) = numeric(&attr.value) else {
             continue;
         };
-        let Some(m) = out.metric_name(rules, &attr.name) else {
+        let Some((kind, scale, at)) = out.decided(shape, i, rules, &attr.name) else {
             continue;
         };
-        let v = if v.is_infinite() {
-            f64::NAN
-        } else {
-            v * m.scale
-        };
-        if v.is_nan() && m.kind == Kind::Counter {
+        let v = if v.is_infinite() { f64::NAN } else { v * scale };
+        if v.is_nan() && kind == Kind::Counter {
             continue;
         }
         let hash = *hash.get_or_insert_with(|| label_hash(&labels));
-        out.add_hashed(
-            &m.name,
-            m.kind,
-            || help_text(kafka_type, &attr.name, m.scale),
-            labels.clone(),
-            hash,
-            v,
-        );
+        let at = match at {
+            Some(at) => at,
+            None => {
+                let help = || help_text(kafka_type, &attr.name, scale);
+                let Some(at) = out.place(shape, i, help) else {
+                    continue;
+                };
+                at
+            }
+        };
+        out.families
+            .add_hashed_at(at, kind, labels.clone(), hash, v);
     }
 }
 
@@ -480,10 +582,10 @@ fn stamped(labels: &Labels, target: &str, label_length: usize) -> (Labels, Label
         } else {
             v.as_str()
         };
-        pairs.push((k.clone(), v.to_string()));
+        pairs.push((k.clone(), v.into()));
     }
     if !pairs.iter().any(|(k, _)| k == "target") {
-        pairs.push(("target".to_string(), target.to_string()));
+        pairs.push(("target".into(), target.into()));
     }
     (labels.clone(), Labels::from(pairs), cut)
 }
@@ -515,9 +617,9 @@ mod tests {
         assert_eq!(
             l,
             vec![
-                ("task".to_string(), "1_3".to_string()),
-                ("subtopology".to_string(), "1".to_string()),
-                ("partition".to_string(), "3".to_string())
+                ("task".into(), "1_3".into()),
+                ("subtopology".into(), "1".into()),
+                ("partition".into(), "3".into())
             ]
         );
         let mut l = Vec::new();
@@ -547,7 +649,7 @@ mod tests {
                         .iter()
                         .filter(|(k, _)| k == "target")
                         .collect::<Vec<_>>(),
-                    [&("target".to_string(), "pid:7".to_string())],
+                    [&("target".into(), "pid:7".into())],
                     "{}",
                     f.name
                 );

@@ -39,7 +39,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         };
         let mut labels = ctx.thread_labels(thread_id);
         task_labels(&mut labels, task_id);
-        labels.push(("processor_node".into(), node.to_string()));
+        labels.push(("processor_node".into(), node.into()));
         emit_bean(out, ctx, b, &rules, labels, GROUP.level_of(b));
     }
 }

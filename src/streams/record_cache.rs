@@ -28,7 +28,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
             task_labels(&mut labels, task_id);
         }
         if let Some(store) = b.name.get("record-cache-id") {
-            labels.push(("store".into(), store.to_string()));
+            labels.push(("store".into(), store.into()));
         }
         emit_bean(out, ctx, b, &rules, &labels[..], GROUP.level_of(b));
     }

@@ -5,6 +5,7 @@
 
 use super::naming::{Rules, TimeUnit};
 use super::{emit_bean, task_labels, Beans, Context, Group, Level, Out};
+use crate::exposition::Label;
 use crate::jmx::{Bean, Snapshot};
 
 pub const GROUP: Group = Group {
@@ -43,7 +44,7 @@ const RULES_MS: Rules<'static> = Rules {
 
 /// Labels of a state-store bean: thread, task, `store` and `store_type`
 /// (the scope tag key without `-state-id`).
-pub fn store_labels(ctx: &Context, bean: &Bean) -> Option<Vec<(String, String)>> {
+pub fn store_labels(ctx: &Context, bean: &Bean) -> Option<Vec<Label>> {
     let thread_id = bean.name.get("thread-id")?;
     let (key, store) = bean
         .name
@@ -53,10 +54,10 @@ pub fn store_labels(ctx: &Context, bean: &Bean) -> Option<Vec<(String, String)>>
     if let Some(task_id) = bean.name.get("task-id") {
         task_labels(&mut labels, task_id);
     }
-    labels.push(("store".into(), store.to_string()));
+    labels.push(("store".into(), store.into()));
     labels.push((
         "store_type".into(),
-        key.trim_end_matches("-state-id").to_string(),
+        key.trim_end_matches("-state-id").into(),
     ));
     Some(labels)
 }

@@ -27,10 +27,10 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
         let mut labels = ctx.thread_labels(thread_id);
         task_labels(&mut labels, task_id);
         if let Some(node) = b.name.get("processor-node-id") {
-            labels.push(("processor_node".into(), node.to_string()));
+            labels.push(("processor_node".into(), node.into()));
         }
         if let Some(topic) = b.name.get("topic") {
-            labels.push(("topic".into(), topic.to_string()));
+            labels.push(("topic".into(), topic.into()));
         }
         emit_bean(out, ctx, b, &rules, &labels[..], GROUP.level_of(b));
     }

@@ -61,7 +61,7 @@ fn build(snapshot: &Snapshot, ctx: &Context, out: &mut Out) {
 
 /// The families of one parsed description.
 pub fn add(out: &mut Out, app: &str, d: &Description) {
-    let l = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let l = |k: &str, v: &str| -> crate::exposition::Label { (k.into(), v.into()) };
     let topics = d.topics(app);
     for s in &d.subtopologies {
         let base = vec![l("application_id", app), l("subtopology", &sub_label(s))];
