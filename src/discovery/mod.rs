@@ -116,11 +116,10 @@ pub fn start(
             .with_mode(plan.mode);
             scraper.add(Arc::new(source));
             if let Some(every) = plan.state_interval {
-                scraper.add(Arc::new(StatePoller::start(
-                    jvm.clone(),
-                    target.clone(),
-                    every,
-                )));
+                scraper.add(Arc::new(
+                    StatePoller::start(jvm.clone(), target.clone(), every)
+                        .with_label_length(plan.options.limits.label_length),
+                ));
             }
         }
     }
@@ -340,11 +339,10 @@ impl Discovery {
         }
         tracing::info!(pid, main = %crate::web::redact::command_line(&main), apps = ?apps, "watching a Kafka Streams JVM");
         if let Some(every) = self.state_interval {
-            self.scraper.add(Arc::new(StatePoller::start(
-                jvm.clone(),
-                target.clone(),
-                every,
-            )));
+            self.scraper.add(Arc::new(
+                StatePoller::start(jvm.clone(), target.clone(), every)
+                    .with_label_length(self.options.limits.label_length),
+            ));
         }
         let source = JmxSource::live(jvm.clone(), target, main, self.options.clone(), Some(conn));
         self.scraper.add(Arc::new(source));

@@ -56,6 +56,8 @@ struct Shared {
 
 pub struct StatePoller {
     id: TargetId,
+    /// Longest label value served (`--limits.label-length`).
+    label_length: usize,
     shared: Arc<Mutex<Shared>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -120,7 +122,18 @@ impl StatePoller {
                 }
             }
         });
-        StatePoller { id, shared, task }
+        StatePoller {
+            id,
+            label_length: crate::jmx::limits::Limits::default().label_length,
+            shared,
+            task,
+        }
+    }
+
+    /// Cut label values to `n` bytes (`--limits.label-length`).
+    pub fn with_label_length(mut self, n: usize) -> Self {
+        self.label_length = n;
+        self
     }
 }
 
@@ -184,8 +197,14 @@ impl Source for StatePoller {
             }
             let mut out = Out::new();
             g.tracker.families(&mut out);
+            let mut families = out.into_vec();
+            // The `target` label on every series, as the JMX source's: two
+            // processes sharing a client id stay apart.
+            let cuts =
+                crate::streams::finish(&mut families, &self.id.to_string(), self.label_length);
             Ok(Output {
-                families: out.into_vec(),
+                families,
+                cuts,
                 restores: Some(Arc::new(g.tracker.restores.clone())),
                 ..Output::default()
             })
