@@ -4,18 +4,21 @@
 # (and secret redaction), the serve config file, the topology description.
 # The targets' bodies are fuzz/src/lib.rs; docs/fuzzing.md records the runs.
 #
-#   scripts/fuzz.sh [--time SECONDS] [--runs N] [--cmin] [TARGET...]
-#       cargo-fuzz on nightly, AddressSanitizer, release build with debug
-#       assertions and overflow checks; each target in turn until N
-#       executions or SECONDS (whichever comes first; default 30 s). New
-#       inputs go to fuzz/corpus/<target>/ (kept in the repository); --cmin
-#       minimises each corpus afterwards; fuzz/regressions/<target>/ (inputs
-#       that once crashed) is read too. Prints one docs/fuzzing.md table
-#       row per run. Long runs: `nice -n 19 scripts/fuzz.sh --runs 10000000 --cmin`.
+#   scripts/fuzz.sh [--plain] [--time SECONDS] [--runs N] [--cmin] [TARGET...]
+#       Each target in turn until N executions or SECONDS (whichever comes
+#       first; default 30 s). New inputs go to fuzz/corpus/<target>/ (kept in
+#       the repository); --cmin minimises each corpus afterwards;
+#       fuzz/regressions/<target>/ (inputs that once crashed) is read too.
+#       Prints one docs/fuzzing.md table row per run. The build: cargo-fuzz on
+#       nightly, AddressSanitizer, release with debug assertions and overflow
+#       checks; with --plain: the stable toolchain, the same build without a
+#       sanitizer (the coverage flags cargo-fuzz passes are stable), several
+#       times faster, in fuzz/target/plain. The long runs:
+#       `nice -n 19 scripts/fuzz.sh --plain --runs 10000000 --cmin`.
 #   scripts/fuzz.sh --ci [--time SECONDS] [TARGET...]
-#       CI's short run (default 5 s per target): libFuzzer without cargo-fuzz
-#       and without a sanitizer, on the stable toolchain (the sancov flags
-#       cargo-fuzz passes are stable), built in fuzz/target/ci; the committed
+#       CI's short run (default 5 s per target, run by scripts/test.sh): the
+#       quick build (stable, no sanitizer, debug profile, coverage only in
+#       ksbridge and the fuzz crate: fuzz/sancov-rustc); the committed
 #       corpus is read, never written.
 #   scripts/fuzz.sh 3600 wire     (the older form: SECONDS first)
 #
@@ -36,10 +39,11 @@ max_len() {
   esac
 }
 
-ci=0 cmin=0 secs="" runs="" targets=()
+ci=0 plain=0 cmin=0 secs="" runs="" targets=()
 while (($#)); do
   case "$1" in
     --ci) ci=1 ;;
+    --plain) plain=1 ;;
     --cmin) cmin=1 ;;
     --time) secs="$2"; shift ;;
     --runs) runs="$2"; shift ;;
@@ -61,17 +65,25 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
 if ((ci)); then
+  # The quick build (what CI can afford): the debug profile, dependencies
+  # compiled plainly, coverage instrumentation only in ksbridge and the fuzz
+  # crate (the wrapper), which keep their debug assertions and overflow checks.
+  t0=$(date +%s)
+  RUSTC_WRAPPER="$PWD/fuzz/sancov-rustc" cargo build --manifest-path fuzz/Cargo.toml \
+    --target-dir fuzz/target/quick --bins --quiet
+  echo "fuzz: quick build took $(($(date +%s) - t0)) s"
+  bin_dir="fuzz/target/quick/debug"
+elif ((plain)); then
   # The instrumentation cargo-fuzz adds (fuzz/target/<triple>/release), minus
-  # the sanitizer; a target dir of its own, so neither build evicts the other.
+  # the sanitizer, in every crate; a target dir of its own, so neither build
+  # evicts the other. --target keeps the flags off build scripts.
   export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-simplifycfg-branch-fold-threshold=0 \
 --cfg fuzzing -Cdebug-assertions"
-  t0=$(date +%s)
   cargo build --manifest-path fuzz/Cargo.toml --release --target "$triple" \
-    --target-dir fuzz/target/ci --bins --quiet
-  echo "fuzz: CI build took $(($(date +%s) - t0)) s"
-  bin_dir="fuzz/target/ci/$triple/release"
+    --target-dir fuzz/target/plain --bins --quiet
+  bin_dir="fuzz/target/plain/$triple/release"
 else
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
