@@ -27,7 +27,11 @@ fn body(target: &str) -> harness::Body {
 /// Runs every file of the target's corpus through its body; fails with the
 /// names of the inputs that panicked.
 fn replay(target: &str) {
-    let run = body(target);
+    replay_with(target, body(target));
+}
+
+/// [`replay`] with another body for the target's inputs.
+fn replay_with(target: &str, run: harness::Body) {
     let dir = fuzz_dir().join("corpus").join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
@@ -88,6 +92,8 @@ fn serve_config_corpus() {
 #[test]
 fn topology_corpus() {
     replay("topology");
+    // The fuzzer renders a sample of the large inputs; here every one.
+    replay_with("topology", harness::topology_all_renderers);
 }
 
 /// Every body has a libFuzzer binary (a `fuzz_targets/` file and a `[[bin]]`
