@@ -16,10 +16,11 @@
 #       times faster, in fuzz/target/plain. The long runs:
 #       `nice -n 19 scripts/fuzz.sh --plain --runs 10000000 --cmin`.
 #   scripts/fuzz.sh --ci [--time SECONDS] [TARGET...]
-#       CI's short run (default 5 s per target, run by scripts/test.sh): the
-#       quick build (stable, no sanitizer, debug profile, coverage only in
-#       ksbridge and the fuzz crate: fuzz/sancov-rustc); the committed
-#       corpus is read, never written.
+#       CI's short run (default 5 s per target, run by scripts/test.sh after
+#       the tests): the quick build (stable, no sanitizer, the debug profile in
+#       the main target dir, reusing the main build's dependencies; coverage
+#       only in ksbridge and the fuzz crate: fuzz/sancov-rustc); the
+#       committed corpus is read, never written.
 #   scripts/fuzz.sh 3600 wire     (the older form: SECONDS first)
 #
 # A crash, a leak, a 10 s input or a 2 GB input fails the script and leaves
@@ -65,14 +66,19 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
 if ((ci)); then
-  # The quick build (what CI can afford): the debug profile, dependencies
-  # compiled plainly, coverage instrumentation only in ksbridge and the fuzz
-  # crate (the wrapper), which keep their debug assertions and overflow checks.
+  # The quick build (what CI can afford): the debug profile in the main
+  # crate's target dir, so the dependencies the main debug build compiled are
+  # reused as they are (plain: the wrapper instruments only ksbridge and the
+  # fuzz crate, which keep their debug assertions and overflow checks). What
+  # is compiled anew: ksbridge without its `agent` feature, the fuzz crate,
+  # libFuzzer (libfuzzer-sys) and the few dependencies whose features or
+  # build tools differ from the main build's (clap, ring, rustls).
+  target_dir="${CARGO_TARGET_DIR:-target}"
   t0=$(date +%s)
   RUSTC_WRAPPER="$PWD/fuzz/sancov-rustc" cargo build --manifest-path fuzz/Cargo.toml \
-    --target-dir fuzz/target/quick --bins --quiet
+    --target-dir "$target_dir" --bins --quiet
   echo "fuzz: quick build took $(($(date +%s) - t0)) s"
-  bin_dir="fuzz/target/quick/debug"
+  bin_dir="$target_dir/debug"
 elif ((plain)); then
   # The instrumentation cargo-fuzz adds (fuzz/target/<triple>/release), minus
   # the sanitizer, in every crate; a target dir of its own, so neither build

@@ -138,3 +138,42 @@ fn targets_corpora_and_binaries_agree() {
         }
     }
 }
+
+/// The fuzz crate's lock file pins the main lock file's versions: the quick
+/// fuzz build (`scripts/fuzz.sh --ci`, in the main target dir) then reuses
+/// the dependencies the main debug build compiled instead of compiling a
+/// second version of each.
+#[test]
+fn fuzz_lock_file_matches_the_main_one() {
+    let versions = |path: &Path| -> Vec<(String, String)> {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let lock: toml::Table = toml::from_str(&text).expect("a lock file");
+        lock["package"]
+            .as_array()
+            .expect("[[package]]")
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().expect("name").to_string(),
+                    p["version"].as_str().expect("version").to_string(),
+                )
+            })
+            .collect()
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let main = versions(&root.join("Cargo.lock"));
+    let differ: Vec<String> = versions(&fuzz_dir().join("Cargo.lock"))
+        .into_iter()
+        .filter(|(name, version)| {
+            main.iter().any(|(n, _)| n == name)
+                && !main.iter().any(|(n, v)| n == name && v == version)
+        })
+        .map(|(name, version)| format!("{name} {version}"))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "fuzz/Cargo.lock has versions the main Cargo.lock does not (align them with \
+         `cargo update --manifest-path fuzz/Cargo.toml -p NAME --precise VERSION`): {differ:?}"
+    );
+}
