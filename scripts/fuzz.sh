@@ -12,8 +12,8 @@
 #       Prints one docs/fuzzing.md table row per run. The build: cargo-fuzz on
 #       nightly, AddressSanitizer, release with debug assertions and overflow
 #       checks; with --plain: the stable toolchain, the same build without a
-#       sanitizer (the coverage flags cargo-fuzz passes are stable), several
-#       times faster, in fuzz/target/plain. The long runs:
+#       sanitizer (the coverage flags cargo-fuzz passes are stable; the
+#       parsers have no `unsafe`), in fuzz/target/plain. The long runs:
 #       `nice -n 19 scripts/fuzz.sh --plain --runs 10000000 --cmin`.
 #   scripts/fuzz.sh --ci [--time SECONDS] [TARGET...]
 #       CI's short run (default 5 s per target, run by scripts/test.sh after
@@ -24,7 +24,9 @@
 #   scripts/fuzz.sh 3600 wire     (the older form: SECONDS first)
 #
 # A crash, a leak, a 10 s input or a 2 GB input fails the script and leaves
-# fuzz/artifacts/<target>/crash-* (replay: cargo +nightly fuzz run TARGET FILE).
+# fuzz/artifacts/<target>/crash-* (replay: the target's binary with the file,
+# e.g. fuzz/target/plain/x86_64-unknown-linux-gnu/release/TARGET FILE, or
+# cargo +nightly fuzz run TARGET FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
