@@ -128,6 +128,7 @@ for t in "${targets[@]}"; do
   ((ci)) && rm -rf "$scratch"
   execs="$(final_stat number_of_executed_units)"
   rate="$(final_stat average_exec_per_sec)"
+  before="$(find "$corpus" -maxdepth 1 -type f | wc -l)"
   if ((cmin)) && [ "$status" = ok ]; then
     # The smallest set of inputs covering every edge the corpus reaches
     # (set cover over edges, hit counts ignored): a few hundred files, where
@@ -142,10 +143,10 @@ for t in "${targets[@]}"; do
     rm -rf "$min"
   fi
   files="$(find "$corpus" -maxdepth 1 -type f | wc -l)"
-  printf 'fuzz %-13s %-6s %s executions in %s s (%s/s, peak RSS %s MB), corpus %s files\n' \
-    "$t" "$status" "$execs" "$wall" "$rate" "$(final_stat peak_rss_mb)" "$files"
-  ((ci)) || printf '| %s | %s | `%s` | %s | %s s | %s | %s | %s |\n' \
-    "$(date -u +%F)" "$commit" "$t" "$execs" "$wall" "$rate" "$files" "$crashes"
+  printf 'fuzz %-13s %-6s %s executions in %s s (%s/s, peak RSS %s MB), corpus %s -> %s files\n' \
+    "$t" "$status" "$execs" "$wall" "$rate" "$(final_stat peak_rss_mb)" "$before" "$files"
+  ((ci)) || printf '| %s | %s | `%s` | %s | %s s | %s | %s -> %s | %s |\n' \
+    "$(date -u +%F)" "$commit" "$t" "$execs" "$wall" "$rate" "$before" "$files" "$crashes"
   [ "$status" = ok ] || tail -40 "$log"
   rm -f "$log"
 done
