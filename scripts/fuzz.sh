@@ -77,7 +77,8 @@ if ((ci)); then
   # build tools differ from the main build's (clap, ring, rustls).
   target_dir="${CARGO_TARGET_DIR:-target}"
   t0=$(date +%s)
-  RUSTC_WRAPPER="$PWD/fuzz/sancov-rustc" cargo build --manifest-path fuzz/Cargo.toml \
+  # A one-off build: no incremental cache for the two local crates.
+  CARGO_INCREMENTAL=0 RUSTC_WRAPPER="$PWD/fuzz/sancov-rustc" cargo build --manifest-path fuzz/Cargo.toml \
     --target-dir "$target_dir" --bins --quiet
   echo "fuzz: quick build took $(($(date +%s) - t0)) s"
   bin_dir="$target_dir/debug"
