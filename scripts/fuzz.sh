@@ -4,23 +4,29 @@
 # (and secret redaction), the serve config file, the topology description.
 # The targets' bodies are fuzz/src/lib.rs; docs/fuzzing.md records the runs.
 #
-#   scripts/fuzz.sh [--time SECONDS] [--runs N] [--cmin] [TARGET...]
-#       cargo-fuzz on nightly, AddressSanitizer, release build with debug
-#       assertions and overflow checks; each target in turn until N
-#       executions or SECONDS (whichever comes first; default 30 s). New
-#       inputs go to fuzz/corpus/<target>/ (kept in the repository); --cmin
-#       minimises each corpus afterwards; fuzz/regressions/<target>/ (inputs
-#       that once crashed) is read too. Prints one docs/fuzzing.md table
-#       row per run. Long runs: `nice -n 19 scripts/fuzz.sh --runs 10000000 --cmin`.
+#   scripts/fuzz.sh [--plain] [--time SECONDS] [--runs N] [--cmin] [TARGET...]
+#       Each target in turn until N executions or SECONDS (whichever comes
+#       first; default 30 s). New inputs go to fuzz/corpus/<target>/ (kept in
+#       the repository); --cmin minimises each corpus afterwards;
+#       fuzz/regressions/<target>/ (inputs that once crashed) is read too.
+#       Prints one docs/fuzzing.md table row per run. The build: cargo-fuzz on
+#       nightly, AddressSanitizer, release with debug assertions and overflow
+#       checks; with --plain: the stable toolchain, the same build without a
+#       sanitizer (the coverage flags cargo-fuzz passes are stable; the
+#       parsers have no `unsafe`), in fuzz/target/plain. The long runs:
+#       `nice -n 19 scripts/fuzz.sh --plain --runs 10000000 --cmin`.
 #   scripts/fuzz.sh --ci [--time SECONDS] [TARGET...]
-#       CI's short run (default 5 s per target): libFuzzer without cargo-fuzz
-#       and without a sanitizer, on the stable toolchain (the sancov flags
-#       cargo-fuzz passes are stable), built in fuzz/target/ci; the committed
-#       corpus is read, never written.
+#       CI's short run (default 5 s per target, run by scripts/test.sh after
+#       the tests): the quick build (stable, no sanitizer, the debug profile in
+#       the main target dir, reusing the main build's dependencies; coverage
+#       only in ksbridge and the fuzz crate: fuzz/sancov-rustc); the
+#       committed corpus is read, never written.
 #   scripts/fuzz.sh 3600 wire     (the older form: SECONDS first)
 #
 # A crash, a leak, a 10 s input or a 2 GB input fails the script and leaves
-# fuzz/artifacts/<target>/crash-* (replay: cargo +nightly fuzz run TARGET FILE).
+# fuzz/artifacts/<target>/crash-* (replay: the target's binary with the file,
+# e.g. fuzz/target/plain/x86_64-unknown-linux-gnu/release/TARGET FILE, or
+# cargo +nightly fuzz run TARGET FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,10 +42,11 @@ max_len() {
   esac
 }
 
-ci=0 cmin=0 secs="" runs="" targets=()
+ci=0 plain=0 cmin=0 secs="" runs="" targets=()
 while (($#)); do
   case "$1" in
     --ci) ci=1 ;;
+    --plain) plain=1 ;;
     --cmin) cmin=1 ;;
     --time) secs="$2"; shift ;;
     --runs) runs="$2"; shift ;;
@@ -61,17 +68,31 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
 
 if ((ci)); then
+  # The quick build (what CI can afford): the debug profile in the main
+  # crate's target dir, so the dependencies the main debug build compiled are
+  # reused as they are (plain: the wrapper instruments only ksbridge and the
+  # fuzz crate, which keep their debug assertions and overflow checks). What
+  # is compiled anew: ksbridge without its `agent` feature, the fuzz crate,
+  # libFuzzer (libfuzzer-sys) and the few dependencies whose features or
+  # build tools differ from the main build's (clap, ring, rustls).
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  t0=$(date +%s)
+  # A one-off build: no incremental cache for the two local crates.
+  CARGO_INCREMENTAL=0 RUSTC_WRAPPER="$PWD/fuzz/sancov-rustc" cargo build --manifest-path fuzz/Cargo.toml \
+    --target-dir "$target_dir" --bins --quiet
+  echo "fuzz: quick build took $(($(date +%s) - t0)) s"
+  bin_dir="$target_dir/debug"
+elif ((plain)); then
   # The instrumentation cargo-fuzz adds (fuzz/target/<triple>/release), minus
-  # the sanitizer; a target dir of its own, so neither build evicts the other.
+  # the sanitizer, in every crate; a target dir of its own, so neither build
+  # evicts the other. --target keeps the flags off build scripts.
   export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-simplifycfg-branch-fold-threshold=0 \
 --cfg fuzzing -Cdebug-assertions"
-  t0=$(date +%s)
   cargo build --manifest-path fuzz/Cargo.toml --release --target "$triple" \
-    --target-dir fuzz/target/ci --bins --quiet
-  echo "fuzz: CI build took $(($(date +%s) - t0)) s"
-  bin_dir="fuzz/target/ci/$triple/release"
+    --target-dir fuzz/target/plain --bins --quiet
+  bin_dir="fuzz/target/plain/$triple/release"
 else
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -108,6 +129,7 @@ for t in "${targets[@]}"; do
   ((ci)) && rm -rf "$scratch"
   execs="$(final_stat number_of_executed_units)"
   rate="$(final_stat average_exec_per_sec)"
+  before="$(find "$corpus" -maxdepth 1 -type f | wc -l)"
   if ((cmin)) && [ "$status" = ok ]; then
     # The smallest set of inputs covering every edge the corpus reaches
     # (set cover over edges, hit counts ignored): a few hundred files, where
@@ -122,10 +144,10 @@ for t in "${targets[@]}"; do
     rm -rf "$min"
   fi
   files="$(find "$corpus" -maxdepth 1 -type f | wc -l)"
-  printf 'fuzz %-13s %-6s %s executions in %s s (%s/s, peak RSS %s MB), corpus %s files\n' \
-    "$t" "$status" "$execs" "$wall" "$rate" "$(final_stat peak_rss_mb)" "$files"
-  ((ci)) || printf '| %s | %s | `%s` | %s | %s s | %s | %s | %s |\n' \
-    "$(date -u +%F)" "$commit" "$t" "$execs" "$wall" "$rate" "$files" "$crashes"
+  printf 'fuzz %-13s %-6s %s executions in %s s (%s/s, peak RSS %s MB), corpus %s -> %s files\n' \
+    "$t" "$status" "$execs" "$wall" "$rate" "$(final_stat peak_rss_mb)" "$before" "$files"
+  ((ci)) || printf '| %s | %s | `%s` | %s | %s s | %s | %s -> %s | %s |\n' \
+    "$(date -u +%F)" "$commit" "$t" "$execs" "$wall" "$rate" "$before" "$files" "$crashes"
   [ "$status" = ok ] || tail -40 "$log"
   rm -f "$log"
 done

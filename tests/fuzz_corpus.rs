@@ -27,7 +27,11 @@ fn body(target: &str) -> harness::Body {
 /// Runs every file of the target's corpus through its body; fails with the
 /// names of the inputs that panicked.
 fn replay(target: &str) {
-    let run = body(target);
+    replay_with(target, body(target));
+}
+
+/// [`replay`] with another body for the target's inputs.
+fn replay_with(target: &str, run: harness::Body) {
     let dir = fuzz_dir().join("corpus").join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
@@ -88,6 +92,8 @@ fn serve_config_corpus() {
 #[test]
 fn topology_corpus() {
     replay("topology");
+    // The fuzzer renders a sample of the large inputs; here every one.
+    replay_with("topology", harness::topology_all_renderers);
 }
 
 /// Every body has a libFuzzer binary (a `fuzz_targets/` file and a `[[bin]]`
@@ -131,4 +137,43 @@ fn targets_corpora_and_binaries_agree() {
             );
         }
     }
+}
+
+/// The fuzz crate's lock file pins the main lock file's versions: the quick
+/// fuzz build (`scripts/fuzz.sh --ci`, in the main target dir) then reuses
+/// the dependencies the main debug build compiled instead of compiling a
+/// second version of each.
+#[test]
+fn fuzz_lock_file_matches_the_main_one() {
+    let versions = |path: &Path| -> Vec<(String, String)> {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let lock: toml::Table = toml::from_str(&text).expect("a lock file");
+        lock["package"]
+            .as_array()
+            .expect("[[package]]")
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().expect("name").to_string(),
+                    p["version"].as_str().expect("version").to_string(),
+                )
+            })
+            .collect()
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let main = versions(&root.join("Cargo.lock"));
+    let differ: Vec<String> = versions(&fuzz_dir().join("Cargo.lock"))
+        .into_iter()
+        .filter(|(name, version)| {
+            main.iter().any(|(n, _)| n == name)
+                && !main.iter().any(|(n, v)| n == name && v == version)
+        })
+        .map(|(name, version)| format!("{name} {version}"))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "fuzz/Cargo.lock has versions the main Cargo.lock does not (align them with \
+         `cargo update --manifest-path fuzz/Cargo.toml -p NAME --precise VERSION`): {differ:?}"
+    );
 }

@@ -162,9 +162,20 @@ fn command() -> Command {
 /// The `topology-description` parser and its renderers: any text parses
 /// without a panic, every unplaced line is reported with a line number inside
 /// the text, every renderer draws the result, and the derived topics and
-/// dangling edges are computed. Seed corpus: the `describe()` texts of
+/// dangling edges are computed (for every input up to 1 KB and a fixed sample
+/// of larger ones: [`render_this`]; the replay test renders every corpus
+/// input, [`topology_all_renderers`]). Seed corpus: the `describe()` texts of
 /// `tests/fixtures/topology/` (Kafka 3.9 and 4.x, every shape).
 pub fn topology(data: &[u8]) {
+    topology_checks(data, render_this(data));
+}
+
+/// The `topology` body with the renderers on every input.
+pub fn topology_all_renderers(data: &[u8]) {
+    topology_checks(data, true);
+}
+
+fn topology_checks(data: &[u8], renderers: bool) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -182,9 +193,36 @@ pub fn topology(data: &[u8]) {
             u.line
         );
     }
+    if !renderers {
+        return;
+    }
     for f in [Format::Text, Format::Mermaid, Format::Dot, Format::Json] {
         let _ = render::render(&d, "app", f);
     }
     let _ = d.topics("app");
     let _ = d.dangling_edges();
+}
+
+/// Inputs up to this size go through every renderer.
+const RENDER_ALWAYS: usize = 1024;
+/// Of the larger ones, one in this many (chosen by a hash of the bytes).
+const RENDER_ONE_IN: u64 = 32;
+
+/// Whether the `topology` body renders this input: always up to
+/// [`RENDER_ALWAYS`] bytes, and a fixed sample of one in [`RENDER_ONE_IN`]
+/// larger inputs. The renderers look a topic's role up across every
+/// sub-topology (quadratic in the nodes), so a 16 KB input costs
+/// milliseconds there where the parser takes microseconds; rendering every
+/// small input and a sample of large ones keeps the renderers' code covered
+/// and the rate in the thousands. The choice depends on the bytes only: an
+/// input is always treated the same way (reproducible findings).
+fn render_this(data: &[u8]) -> bool {
+    if data.len() <= RENDER_ALWAYS {
+        return true;
+    }
+    // FNV-1a.
+    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % RENDER_ONE_IN == 0
 }

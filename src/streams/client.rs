@@ -101,20 +101,23 @@ pub fn application_ids(snapshot: &Snapshot) -> Vec<String> {
 }
 
 /// Kafka's default `client.id` is `<application.id>-<UUID>`: strip the UUID.
+/// Any text is accepted: the 37 bytes split off need not start on a character
+/// boundary (a client id is outside input).
 pub fn application_from_client_id(client_id: &str) -> String {
     application_of_client_id(client_id).to_string()
 }
 
 /// [`application_from_client_id`], borrowed from `client_id`.
 pub fn application_of_client_id(client_id: &str) -> &str {
-    if client_id.len() > 37 {
-        let (head, tail) = client_id.split_at(client_id.len() - 37);
-        let uuid = &tail[1..];
-        let shape = uuid.bytes().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        });
-        if tail.starts_with('-') && shape {
+    let split = client_id.len().checked_sub(37).filter(|&at| at > 0);
+    if let Some((head, tail)) = split.and_then(|at| client_id.split_at_checked(at)) {
+        let shape = |uuid: &str| {
+            uuid.bytes().enumerate().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == b'-',
+                _ => c.is_ascii_hexdigit(),
+            })
+        };
+        if tail.strip_prefix('-').is_some_and(shape) {
             return head;
         }
     }
@@ -222,5 +225,24 @@ mod tests {
             "zmart"
         );
         assert_eq!(application_from_client_id("custom-client"), "custom-client");
+    }
+
+    /// Found by the `capture_json` fuzz target: a multi-byte character where
+    /// the `-<UUID>` suffix would start, or across its first byte, panicked
+    /// on slicing (`fuzz/regressions/capture_json/`).
+    #[test]
+    fn client_ids_with_multibyte_characters_at_the_suffix_are_kept() {
+        // The 37th byte from the end is the first of a 2-byte character.
+        let starts = format!("x\u{6b8}{}", "a".repeat(35));
+        assert_eq!(application_from_client_id(&starts), starts);
+        // ... or its second byte.
+        let inside = format!("\u{6b8}{}", "a".repeat(36));
+        assert_eq!(application_from_client_id(&inside), inside);
+        let crash = "app\u{6b8}lobalStrea--ce mit-interval-ms 1000";
+        assert_eq!(application_from_client_id(crash), crash);
+        assert_eq!(
+            application_from_client_id("\u{e9}t\u{e9}-0b8e6f7a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"),
+            "\u{e9}t\u{e9}"
+        );
     }
 }
