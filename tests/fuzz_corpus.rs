@@ -177,3 +177,21 @@ fn fuzz_lock_file_matches_the_main_one() {
          `cargo update --manifest-path fuzz/Cargo.toml -p NAME --precise VERSION`): {differ:?}"
     );
 }
+
+/// The quick CI build reuses the main build's dependencies only while both
+/// workspaces build them with the same dev profile.
+#[test]
+fn fuzz_dev_profile_matches_the_main_one() {
+    let profile = |path: &Path| -> Option<toml::Value> {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let manifest: toml::Table = toml::from_str(&text).expect("a manifest");
+        manifest.get("profile")?.get("dev").cloned()
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert_eq!(
+        profile(&fuzz_dir().join("Cargo.toml")),
+        profile(&root.join("Cargo.toml")),
+        "[profile.dev] of fuzz/Cargo.toml and Cargo.toml differ"
+    );
+}
