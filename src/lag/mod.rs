@@ -66,6 +66,10 @@ pub fn client_config(bootstrap: &str, settings: &[(String, String)]) -> rdkafka:
     let mut c = rdkafka::ClientConfig::new();
     c.set("bootstrap.servers", bootstrap);
     c.set("client.id", "ksbridge-lag");
+    // After a broker outage librdkafka waits up to 10 s (its default) before
+    // reconnecting; 1 s brings the lag source back within a cycle or so of
+    // the broker's return. A user's setting below wins.
+    c.set("reconnect.backoff.max.ms", "1000");
     for (k, v) in settings {
         c.set(k, v);
     }
