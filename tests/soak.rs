@@ -42,8 +42,8 @@ struct Footprint {
 }
 
 /// Threads by name and open files by kind (socket, pipe, anon inode, path
-/// with digits folded) of `pid`.
-fn kinds(pid: u32) -> BTreeMap<String, i64> {
+/// with digits folded) of `serve`.
+fn kinds(serve: &Serve) -> BTreeMap<String, i64> {
     let fold = |s: &str| -> String {
         let mut out = String::new();
         for c in s.chars() {
@@ -58,16 +58,10 @@ fn kinds(pid: u32) -> BTreeMap<String, i64> {
         out
     };
     let mut k = BTreeMap::new();
-    for e in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        if let Ok(name) = std::fs::read_to_string(e.path().join("comm")) {
-            *k.entry(format!("thread {}", fold(name.trim())))
-                .or_insert(0) += 1;
-        }
+    for name in serve.thread_names() {
+        *k.entry(format!("thread {}", fold(&name))).or_insert(0) += 1;
     }
+    let pid = serve.pid();
     for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
         .into_iter()
         .flatten()
@@ -102,7 +96,8 @@ fn kinds_diff(a: &BTreeMap<String, i64>, b: &BTreeMap<String, i64>) -> String {
     }
 }
 
-fn footprint(pid: u32) -> Option<Footprint> {
+fn footprint(serve: &Serve) -> Option<Footprint> {
+    let pid = serve.pid();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<u64> {
         status
@@ -118,7 +113,7 @@ fn footprint(pid: u32) -> Option<Footprint> {
         rss_kib: field("VmRSS:")?,
         threads: field("Threads:")?,
         fds,
-        kinds: kinds(pid),
+        kinds: kinds(serve),
     })
 }
 
@@ -272,7 +267,7 @@ fn soak_with_faults() {
         "--lag.interval",
         &lag_interval,
     ]);
-    let (port, serve_pid) = (serve.port, serve.pid());
+    let port = serve.port;
     let prom = Prometheus::start(&[port], "1s");
     wait_all_attached(port, &apps);
     wait_until("lag served", WAIT, || {
@@ -291,7 +286,7 @@ fn soak_with_faults() {
 
     while start.elapsed() < total {
         // A footprint sample with every app attached and the broker up.
-        samples.push(footprint(serve_pid).expect("ksbridge is alive"));
+        samples.push(footprint(&serve).expect("ksbridge is alive"));
         if next_broker < broker_restarts.len() && start.elapsed() >= broker_restarts[next_broker] {
             next_broker += 1;
             broker.stop();
@@ -332,7 +327,7 @@ fn soak_with_faults() {
             serve.log()
         );
     }
-    samples.push(footprint(serve_pid).expect("ksbridge is alive"));
+    samples.push(footprint(&serve).expect("ksbridge is alive"));
     assert!(
         serve.try_wait().is_none(),
         "ksbridge exited:\n{}",
