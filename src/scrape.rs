@@ -21,6 +21,36 @@ struct Last {
     output: Arc<Output>,
     /// When the output's data was current (refresh time minus its own age).
     at: Instant,
+    /// Beans in the output's snapshot, also when the snapshot was not kept.
+    beans: usize,
+}
+
+/// How long snapshots are kept after a page asked for them.
+pub const SNAPSHOTS_WANTED_FOR: Duration = Duration::from_secs(120);
+
+/// Whether the slots of a scraper keep each output's snapshot (the beans as
+/// read) or only its families. `/metrics` needs only the families; the
+/// snapshot of a 2,000-bean JVM is a few MiB that stay resident between
+/// scrapes, so it is kept only for a while after a page that shows beans
+/// (`/apps`) asked for it.
+#[derive(Debug, Default)]
+pub struct SnapshotDemand {
+    until: Mutex<Option<Instant>>,
+}
+
+impl SnapshotDemand {
+    /// Keep snapshots from now until `for_` has passed.
+    pub fn want(&self, for_: Duration) {
+        let until = Instant::now() + for_;
+        let mut g = lock(&self.until, "snapshot demand");
+        if !g.is_some_and(|u| u >= until) {
+            *g = Some(until);
+        }
+    }
+
+    pub fn wanted(&self) -> bool {
+        lock(&self.until, "snapshot demand").is_some_and(|u| Instant::now() < u)
+    }
 }
 
 /// Result of the most recent refresh, shared with scrapes that waited for it.
@@ -65,9 +95,12 @@ pub struct Slot {
     known_apps: Mutex<Vec<String>>,
     /// What the limits cut from this source since it was added, by reason.
     cuts: Mutex<Cuts>,
+    /// Keeps outputs' snapshots only while this says so; `None`: always.
+    demand: Option<Arc<SnapshotDemand>>,
 }
 
 impl Slot {
+    /// A slot that keeps every output whole, snapshot included.
     pub fn new(source: Arc<dyn Source>) -> Self {
         Slot {
             target: source.target(),
@@ -77,6 +110,15 @@ impl Slot {
             last_error: Mutex::new(None),
             known_apps: Mutex::new(Vec::new()),
             cuts: Mutex::new(Cuts::default()),
+            demand: None,
+        }
+    }
+
+    /// A slot that keeps outputs' snapshots only while `demand` wants them.
+    pub fn with_demand(source: Arc<dyn Source>, demand: Arc<SnapshotDemand>) -> Self {
+        Slot {
+            demand: Some(demand),
+            ..Slot::new(source)
         }
     }
 
@@ -162,8 +204,12 @@ impl Slot {
         }
     }
 
-    fn keep(&self, output: Output) {
+    fn keep(&self, mut output: Output) {
         lock(&self.cuts, "slot cuts").merge(&output.cuts);
+        let beans = output.snapshot.as_ref().map_or(0, |s| s.beans.len());
+        if self.demand.as_ref().is_some_and(|d| !d.wanted()) {
+            output.snapshot = None;
+        }
         if !output.apps.is_empty() {
             let mut ids: Vec<String> = output
                 .apps
@@ -180,6 +226,7 @@ impl Slot {
         *lock(&self.last, "slot output") = Some(Last {
             output: Arc::new(output),
             at,
+            beans,
         });
         self.set_error(None);
     }
@@ -212,6 +259,13 @@ impl Slot {
         (age <= stale_after).then(|| (last.output.clone(), age))
     }
 
+    /// True when the last output had beans but its snapshot was not kept.
+    fn snapshot_dropped(&self) -> bool {
+        lock(&self.last, "slot output")
+            .as_ref()
+            .is_some_and(|l| l.beans > 0 && l.output.snapshot.is_none())
+    }
+
     /// Application ids of any good output so far (also after the source is gone).
     pub fn known_apps(&self) -> Vec<String> {
         lock(&self.known_apps, "slot apps").clone()
@@ -236,9 +290,7 @@ impl Slot {
             last_error: err.map(|e| e.to_string()),
             snapshot_age: last.as_ref().map(|l| l.at.elapsed()),
             application_ids: self.known_apps(),
-            beans: last
-                .and_then(|l| l.output.snapshot.as_ref().map(|s| s.beans.len()))
-                .unwrap_or(0),
+            beans: last.map_or(0, |l| l.beans),
         }
     }
 }
@@ -291,6 +343,7 @@ pub struct Scraper {
     settings: ScrapeSettings,
     errors: Mutex<BTreeMap<&'static str, u64>>,
     tails: Mutex<Tails>,
+    snapshots: Arc<SnapshotDemand>,
 }
 
 impl Scraper {
@@ -300,6 +353,19 @@ impl Scraper {
             settings,
             errors: Mutex::new(BTreeMap::new()),
             tails: Mutex::new(Tails::default()),
+            snapshots: Arc::new(SnapshotDemand::default()),
+        }
+    }
+
+    /// Scrapes so that every source that answers leaves its snapshot in its
+    /// slot (for pages that show beans), and keeps snapshots for
+    /// [`SNAPSHOTS_WANTED_FOR`] after. A refresh that was kept just before
+    /// the demand began is followed by one more scrape.
+    pub async fn scrape_with_snapshots(self: &Arc<Self>) {
+        self.snapshots.want(SNAPSHOTS_WANTED_FOR);
+        self.scrape(None).await;
+        if self.slots().iter().any(|s| s.snapshot_dropped()) {
+            self.scrape(None).await;
         }
     }
 
@@ -309,7 +375,7 @@ impl Scraper {
 
     /// Registers a source (replacing one of the same kind and target).
     pub fn add(&self, source: Arc<dyn Source>) -> Arc<Slot> {
-        let slot = Arc::new(Slot::new(source));
+        let slot = Arc::new(Slot::with_demand(source, self.snapshots.clone()));
         let mut slots = write(&self.slots, "slots");
         slots.retain(|x| !(x.kind() == slot.kind() && x.target == slot.target));
         slots.push(slot.clone());
@@ -470,6 +536,7 @@ mod tests {
                 .expect("literal capture");
                 Ok(Output {
                     families: streams::families(&snapshot, "t", &Options::default()),
+                    snapshot: Some(Arc::new(snapshot)),
                     ..Output::default()
                 })
             })
@@ -558,5 +625,33 @@ mod tests {
         // A scrape reports when its reads were done.
         let r = s.scrape(one).await;
         assert!(r.reads_done.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn snapshots_are_kept_only_while_a_page_wants_them() {
+        let (s, _) = scraper(Duration::from_millis(1));
+        let slot = s.slots()[0].clone();
+        s.scrape(None).await;
+        let (out, _) = slot.served(Duration::MAX).expect("served");
+        assert!(out.snapshot.is_none(), "/metrics alone keeps only families");
+        assert!(!out.families.is_empty());
+        assert_eq!(
+            slot.status().beans,
+            1,
+            "the bean count outlives the snapshot"
+        );
+        assert!(slot.snapshot_dropped());
+        s.scrape_with_snapshots().await;
+        let kept = slot.served(Duration::MAX).expect("served").0;
+        assert_eq!(kept.snapshot.as_ref().map(|x| x.beans.len()), Some(1));
+        // Kept for the scrapes that follow while the demand lasts.
+        s.scrape(None).await;
+        assert!(slot.served(Duration::MAX).unwrap().0.snapshot.is_some());
+        // A slot made without a demand (the `top` view) always keeps it.
+        let whole = Slot::new(slot.source().clone());
+        whole
+            .refresh(Instant::now(), Instant::now() + Duration::from_secs(5))
+            .await;
+        assert!(whole.served(Duration::MAX).unwrap().0.snapshot.is_some());
     }
 }

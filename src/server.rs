@@ -180,7 +180,7 @@ async fn index(State(state): State<AppState>) -> Html<String> {
 /// `/apps/<application_id>`: the status screen and topology of one app,
 /// from a fresh scrape of every source (see `insight::page`).
 async fn app_page(State(state): State<AppState>, Path(application_id): Path<String>) -> Response {
-    state.scraper.scrape(None).await;
+    state.scraper.scrape_with_snapshots().await;
     let reads: Vec<(String, crate::jmx::Snapshot)> = state
         .scraper
         .slots()

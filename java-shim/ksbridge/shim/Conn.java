@@ -243,11 +243,24 @@ final class Conn implements NotificationListener {
         selected.clear();
     }
 
+    /**
+     * The name's `type` key, read from a copy: an ObjectName keeps the map
+     * of keys that its first getKeyProperty builds (about 0.7 KB), and the
+     * names of every bean stay cached for the connection's life.
+     */
+    static String typeKey(ObjectName n) {
+        try {
+            return new ObjectName(n.getCanonicalName()).getKeyProperty("type");
+        } catch (javax.management.MalformedObjectNameException e) {
+            return n.getKeyProperty("type");
+        }
+    }
+
     /** The attributes a read asks a bean for: its readable ones minus the skipped ones. */
     private String[] wanted(ObjectName n, String[] readable) {
         String[] w = selected.get(n);
         if (w != null) return w;
-        String type = n.getKeyProperty("type");
+        String type = typeKey(n);
         Set<String> skip = type == null ? null : skipped.get(type);
         if (skip == null || skip.isEmpty()) {
             w = readable;
@@ -421,7 +434,7 @@ final class Conn implements NotificationListener {
     static List<ObjectName> fairShare(List<ObjectName> beans, int max) {
         Map<String, List<ObjectName>> byType = new TreeMap<>();
         for (ObjectName n : beans) {
-            String type = n.getDomain() + ":" + n.getKeyProperty("type");
+            String type = n.getDomain() + ":" + typeKey(n);
             byType.computeIfAbsent(type, k -> new ArrayList<>()).add(n);
         }
         List<List<ObjectName>> groups = new ArrayList<>(byType.values());
