@@ -217,7 +217,7 @@ impl Jvm {
             }),
             cancel: Some(cancel),
         };
-        self.rt.jobs.send(job).map_err(|_| JvmError::WorkerGone)?;
+        self.rt.submit(job).map_err(|_| JvmError::WorkerGone)?;
         match tokio::time::timeout(limit + GRACE, rx).await {
             // A shim-side timeout that did not say its deadline ran under `limit`.
             Ok(Ok(Err(JvmError::Timeout {
@@ -247,9 +247,15 @@ impl Jvm {
             run: Box::new(f),
             cancel: None,
         };
-        if self.rt.jobs.send(job).is_err() {
+        if self.rt.submit(job).is_err() {
             tracing::debug!("the embedded JVM worker has stopped: job not run");
         }
+    }
+
+    /// JNI worker threads started so far (they start as concurrent jobs
+    /// need them, up to eight).
+    pub fn jni_workers(&self) -> usize {
+        self.rt.workers()
     }
 
     /// How many JNI jobs were dropped unrun because their caller had given up.

@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -23,11 +23,13 @@ mod classes {
     include!(concat!(env!("OUT_DIR"), "/shim_classes.rs"));
 }
 
-/// Number of JNI worker threads: reads of different targets proceed in
+/// Most JNI worker threads: reads of different targets proceed in
 /// parallel; a slow target holds at most one worker until its deadline. A
 /// worker mostly waits while the shim's shared read pools (as many threads,
 /// see `Conn.java`) do the work, so this many keep both sides busy however
-/// many targets there are.
+/// many targets there are. They start as jobs need them (see [`Workers`]):
+/// one target needs one or two, and each worker that ran a job keeps its
+/// stack and JVM thread state resident (about 1 MiB of RSS for six idle ones).
 const WORKERS: usize = 8;
 
 /// JNI work: a closure over a worker's `JNIEnv` and the shim class.
@@ -66,9 +68,68 @@ extern "system" fn cancelled(_env: JNIEnv, _class: JClass) -> jboolean {
 }
 
 pub(crate) struct Runtime {
-    pub(crate) jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Job>,
+    workers: Arc<Workers>,
     pub(crate) java_home: PathBuf,
     pub(crate) has_attach: bool,
+}
+
+impl Runtime {
+    /// Queues a job for a JNI worker, starting another worker (up to
+    /// [`WORKERS`]) when more jobs wait than workers are idle. Err: the
+    /// workers are gone.
+    pub(crate) fn submit(&self, job: Job) -> Result<(), ()> {
+        self.workers.queued.fetch_add(1, Ordering::SeqCst);
+        if self.jobs.send(job).is_err() {
+            self.workers.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(());
+        }
+        self.workers.grow();
+        Ok(())
+    }
+
+    /// JNI worker threads started so far.
+    pub(crate) fn workers(&self) -> usize {
+        *crate::sync::lock(&self.workers.started, "JNI workers")
+    }
+}
+
+/// The JNI worker threads, started on demand: a job that finds no idle
+/// worker starts one, so there are as many as jobs ever ran at once.
+struct Workers {
+    vm: Arc<JavaVM>,
+    shim: Arc<GlobalRef>,
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    /// Jobs sent and not yet taken by a worker.
+    queued: AtomicUsize,
+    /// Workers waiting for a job.
+    idle: AtomicUsize,
+    started: Mutex<usize>,
+}
+
+impl Workers {
+    /// Starts a worker when more jobs wait than workers are idle (a worker
+    /// about to wait again may make this start one more than needed, never
+    /// more than [`WORKERS`]).
+    fn grow(self: &Arc<Self>) {
+        if self.queued.load(Ordering::SeqCst) <= self.idle.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut started = crate::sync::lock(&self.started, "JNI workers");
+        if *started >= WORKERS {
+            return;
+        }
+        let me = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name(format!("ksbridge-jni-{}", *started))
+            .stack_size(4 << 20)
+            .spawn(move || worker(&me));
+        match spawned {
+            Ok(_) => *started += 1,
+            // The running workers take the job.
+            Err(e) => tracing::warn!(error = %e, "cannot start another JNI worker"),
+        }
+    }
 }
 
 /// Candidate libjvm paths, in order: `$JAVA_HOME`, the `java` on `PATH`,
@@ -149,22 +210,18 @@ pub(crate) fn start() -> Result<Runtime, JvmError> {
         .recv()
         .map_err(|_| JvmError::Startup("the JVM thread died".into()))??;
 
-    let vm = Arc::new(vm);
-    let shim = Arc::new(shim);
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
-    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
-    for n in 0..WORKERS {
-        let vm = Arc::clone(&vm);
-        let shim = Arc::clone(&shim);
-        let jobs_rx = Arc::clone(&jobs_rx);
-        std::thread::Builder::new()
-            .name(format!("ksbridge-jni-{n}"))
-            .stack_size(4 << 20)
-            .spawn(move || worker(&vm, &shim, &jobs_rx))
-            .map_err(|e| JvmError::Startup(format!("spawning a JNI worker: {e}")))?;
-    }
+    let workers = Arc::new(Workers {
+        vm: Arc::new(vm),
+        shim: Arc::new(shim),
+        rx: Arc::new(Mutex::new(jobs_rx)),
+        queued: AtomicUsize::new(0),
+        idle: AtomicUsize::new(0),
+        started: Mutex::new(0),
+    });
     Ok(Runtime {
         jobs: jobs_tx,
+        workers,
         java_home,
         has_attach,
     })
@@ -209,6 +266,12 @@ fn create(libjvm: &Path) -> Result<(JavaVM, GlobalRef, bool), JvmError> {
         .option("-XX:TieredStopAtLevel=1")
         .option("-XX:CICompilerCount=1")
         .option("-XX:MaxMetaspaceSize=64m")
+        // No class-data-sharing archive: this JDK maps it at a random address
+        // and relocates it, so its 11.6 MiB are private and resident; loading
+        // the classes ksbridge uses (about 1,800) costs less (resident 0.96x
+        // serving a 2,000-bean target, 0.05-0.1 s more at start; see
+        // docs/benchmarks.md).
+        .option("-Xshare:off")
         // Not listed by the attach API itself (no hsperfdata file).
         .option("-XX:-UsePerfData")
         .option("-Djava.awt.headless=true")
@@ -309,19 +372,19 @@ fn register_natives(env: &mut JNIEnv, shim: &GlobalRef) -> Result<(), JvmError> 
     })
 }
 
-fn worker(vm: &JavaVM, shim: &GlobalRef, jobs: &Mutex<mpsc::Receiver<Job>>) {
-    let Ok(mut env) = vm.attach_current_thread_as_daemon() else {
+fn worker(w: &Workers) {
+    let Ok(mut env) = w.vm.attach_current_thread_as_daemon() else {
         return;
     };
-    let class: &JClass = shim.as_obj().into();
+    let class: &JClass = w.shim.as_obj().into();
     loop {
-        let job = match jobs.lock() {
-            Ok(rx) => match rx.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-            Err(_) => return,
+        w.idle.fetch_add(1, Ordering::SeqCst);
+        let job = w.rx.lock().ok().and_then(|rx| rx.recv().ok());
+        w.idle.fetch_sub(1, Ordering::SeqCst);
+        let Some(job) = job else {
+            return;
         };
+        w.queued.fetch_sub(1, Ordering::SeqCst);
         if job
             .cancel
             .as_ref()
