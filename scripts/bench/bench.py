@@ -119,13 +119,13 @@ def replay(classes, beans, attrs, heap="256m", agent=None, jvm_options=()):
     raise RuntimeError(f"replay JVM did not start: {' '.join(cmd)}")
 
 
-def serve(binary, targets, extra=()):
+def serve(binary, targets, extra=(), env=None):
     port = free_port()
     cmd = [binary, "serve", "--web.listen-address", f"127.0.0.1:{port}", "--no-group.jvm"]
     for t in targets:
         cmd += ["--target", str(t)]
     cmd += list(extra)
-    p = start(cmd, "ksbridge", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = start(cmd, "ksbridge", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", p)
     return p, url + "/metrics"
@@ -197,7 +197,11 @@ def part_scrape(a, quick):
                        capture_output=True, timeout=120)
         time.sleep(0.5)
         attach_only[label] = rss_mib(pid)
-        proc, url = serve(a.bin, [pid], extra)
+        # A profiled run names the embedded JVM's JIT code through jcmd,
+        # which needs an attach listener started with that JVM.
+        env = (dict(os.environ, KSBRIDGE_JVM_OPTIONS="-XX:+StartAttachListener")
+               if os.environ.get("KSB_BENCH_PERF") and not peers else None)
+        proc, url = serve(a.bin, [pid], extra, env)
         peers.append([label, pid, url, proc.pid, before])
     if a.agent:
         rules = {
@@ -258,22 +262,108 @@ def part_scrape(a, quick):
     return {"beans": beans, "attrs": attrs, "rounds": rounds, "peers": out, "profile": profile}
 
 
-def profile_scrapes(peer, work, scrapes=15):
+PERF_HZ = 999
+
+
+def profile_category(side, dso, sym):
+    """The part of a scrape a perf sample belongs to, from its object and symbol."""
+    base = os.path.basename(dso)
+    name = sym.replace("/", ".")
+    if base.startswith("perf-") or dso.startswith("[JIT]") or (dso == "[unknown]" and name.startswith("L")):
+        if "Interpreter" in name:
+            return "Java interpreter"
+        if "ksbridge.shim" in name:
+            return "shim (ksbridge.shim: per-bean work, wire encoding)"
+        if any(k in name for k in ("java.io.Object", "ObjectStreamClass", "java.io.Bits", "java.io.Data",
+                                    "java.io.ByteArray", "java.io.BufferedInputStream", "jdk.internal.reflect")):
+            return "Java serialization"
+        if any(k in name for k in ("sun.rmi", "java.rmi")):
+            return "RMI transport"
+        if any(k in name for k in ("javax.management", "com.sun.jmx", "kafka", "ksbridge.replay")):
+            return "JMX (MBean server, attribute lists, the beans' getters)"
+        if any(k in name for k in ("StubRoutines", "stub", "Stub", "vtable", "itable", "adapter")):
+            return "JVM stubs"
+        return "Java, other JDK code (collections, strings, NIO)"
+    if base == "[kernel.kallsyms]" or dso.startswith("[kernel"):
+        return "kernel (loopback TCP, scheduling, page faults)"
+    if base.startswith("libjvm"):
+        if sym.startswith("jni_") or "JNI" in sym:
+            return "JNI crossing (libjvm)"
+        if any(k in sym for k in ("Serial", "DefNew", "Tenured", "MarkSweep", "GenCollect", "Generation",
+                                  "OopClosure", "oop_iterate", "ScanClosure", "Scavenge", "G1")):
+            return "GC"
+        if any(k in sym for k in ("Compil", "LIR", "C1", "Instruction", "GraphBuilder", "ciMethod",
+                                  "ciObject", "Linear", "Optimizer", "ValueStack")):
+            return "JIT compiler"
+        if "Interpreter" in sym or "Bytecode" in sym:
+            return "Java interpreter"
+        return "JVM runtime (allocation, locks, class data, safepoints)"
+    if side == "ksbridge" and base.startswith(("ksbridge", "ksb")):
+        if "ksbridge::streams" in sym:
+            return "model (Rust)"
+        if "ksbridge::exposition" in sym:
+            return "merge + encoding (Rust)"
+        if "jni::" in sym or "ksbridge::jvm" in sym:
+            return "JNI crossing (Rust)"
+        if "ksbridge::jmx" in sym:
+            return "wire decoding, snapshot (Rust)"
+        if any(k in sym for k in ("hyper", "axum", "tower", "http")):
+            return "HTTP (Rust)"
+        if "tokio" in sym:
+            return "tokio runtime"
+        return "Rust, other (allocator, std)"
+    if base.startswith("libc"):
+        return "libc (malloc, memcpy)"
+    return base or "unknown"
+
+
+def profile_scrapes(peer, work, scrapes=30):
     """Where one scrape's CPU goes on both sides: `perf record` of ksbridge and
-    the target during `scrapes` scrapes, summed by process, thread and object."""
+    the target during `scrapes` scrapes, both JVMs' JIT code named through
+    `jcmd PID Compiler.perfmap`, samples summed into the parts of a scrape."""
     label, pid, url, kpid, _ = peer
     data = os.path.join(work, "perf.data")
-    rec = subprocess.Popen(["perf", "record", "-F", "999", "-o", data, "-p", f"{kpid},{pid}"],
+    rec = subprocess.Popen(["perf", "record", "-F", str(PERF_HZ), "-o", data, "-p", f"{kpid},{pid}"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
     for _ in range(scrapes):
         scrape(url)
     rec.send_signal(2)
     rec.wait(timeout=60)
-    rep = subprocess.run(["perf", "report", "-i", data, "--sort", "pid,comm,dso", "--stdio",
-                          "--percent-limit", "1.5"], capture_output=True, text=True).stdout
-    rows = [line.strip() for line in rep.splitlines() if line.strip() and not line.startswith("#")]
-    return {"ksbridge_pid": kpid, "target_pid": pid, "scrapes": scrapes, "rows": rows}
+    maps = []
+    for p in (kpid, pid):
+        # The embedded JVM answers jcmd only with an attach listener
+        # (serve was started with -XX:+StartAttachListener for this run).
+        subprocess.run(["jcmd", str(p), "Compiler.perfmap"], capture_output=True, timeout=60)
+        maps.append(f"/tmp/perf-{p}.map")
+    script = subprocess.run(["perf", "script", "-i", data, "-F", "pid,ip,sym,dso"],
+                            capture_output=True, text=True, errors="replace").stdout
+    for m in maps if not os.environ.get("KSB_BENCH_KEEP_MAPS") else ():
+        try:
+            os.remove(m)
+        except OSError:
+            pass
+    counts = {}
+    for line in script.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        head, _, rest = line.partition(" ")
+        try:
+            p = int(head)
+        except ValueError:
+            continue
+        side = "ksbridge" if p == kpid else "target" if p == pid else None
+        if side is None:
+            continue
+        rest = rest.strip().partition(" ")[2].strip()  # after the address
+        dso = rest[rest.rfind("(") + 1:-1] if rest.endswith(")") else "unknown"
+        sym = rest[:rest.rfind("(")].strip() if rest.endswith(")") else rest
+        cat = profile_category(side, dso, sym)
+        counts[(side, cat)] = counts.get((side, cat), 0) + 1
+    rows = [{"side": side, "part": cat, "samples": n, "ms_per_scrape": n / PERF_HZ * 1e3 / scrapes}
+            for (side, cat), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1]))]
+    return {"ksbridge_pid": kpid, "target_pid": pid, "scrapes": scrapes, "parts": rows}
 
 
 def measure_targets(binary, pids, n, quick):
@@ -438,14 +528,21 @@ def nmt(pid):
 
 
 def heap_resident_mib(pid, heap_kib):
-    """Resident MiB of the Java heap: the one mapping of exactly -Xmx (serial GC)."""
-    size, rss = None, 0
+    """Resident MiB of the Java heap: the one mapping of exactly -Xmx (serial
+    GC), or the mappings inside the range `jcmd GC.heap_info` gives (G1)."""
+    lo_hi = None
+    r = subprocess.run(["jcmd", str(pid), "GC.heap_info"], capture_output=True, text=True, timeout=60)
+    m = re.search(r"garbage-first heap.*?\[(0x[0-9a-f]+), (0x[0-9a-f]+)\)", r.stdout)
+    if m:
+        lo_hi = (int(m.group(1), 16), int(m.group(2), 16))
+    size, inside, rss = None, False, 0
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
                 lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
                 size = (hi - lo) // 1024
-            elif line.startswith("Rss:") and size == heap_kib:
+                inside = lo_hi is not None and lo >= lo_hi[0] and hi <= lo_hi[1]
+            elif line.startswith("Rss:") and (inside or (lo_hi is None and size == heap_kib)):
                 rss += int(line.split()[1])
     return rss / 1024
 
@@ -497,6 +594,87 @@ def part_growth(a, quick):
         st["scrapes"] = growth_stage(pid, heap_kib)
         out["jmx_exporter_catch_all"] = st
         stop_all()
+    return out
+
+
+def wait_file_line(path, prefix, proc, seconds=180):
+    """The first line of `path` starting with `prefix`, while `proc` runs."""
+    end = time.time() + seconds
+    while time.time() < end:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line.strip()
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    with open(path, errors="replace") as f:
+        tail = f.read()[-3000:]
+    raise RuntimeError(f"no '{prefix}' in {path}:\n{tail}")
+
+
+APP_HEAP = "384m"
+
+
+def part_growth_app(a, quick):
+    """Target growth on a real Kafka Streams app, whose own work churns its
+    Java heap: two instances of the lab's ZMart app (4 threads, DEBUG, own
+    topics) on one lab broker, with the JVM's default collector; one is
+    watched by ksbridge (attach, first read, scrapes), the other not, and
+    the growth is the watched one's minus the other's over the same time."""
+    lab = os.path.join(ROOT, "scripts/kafka-lab")
+    subprocess.run([lab, "build", "4"], check=True, stdout=subprocess.DEVNULL)
+    cp = subprocess.run([lab, "classpath", "4"], check=True, capture_output=True, text=True).stdout.strip()
+    flags = ["-XX:-UsePerfData", "-Dlog4j2.configurationFile=ksb-file-log4j2.xml"]
+    bdir = os.path.join(a.work, "broker")
+    os.makedirs(bdir, exist_ok=True)
+    bout = os.path.join(bdir, "out")
+    with open(bout, "w") as f:
+        broker = start(["java", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx512m", *flags,
+                        f"-Dksb.log.file={bdir}/broker.log", "-cp", cp, "ksbridge.lab.BrokerMain", "--dir", bdir],
+                       "broker", stdout=f, stderr=subprocess.STDOUT)
+    bootstrap = wait_file_line(bout, "KSB-LAB READY", broker).split()[2]
+    heap_kib = int(APP_HEAP[:-1]) * 1024
+    apps = {}
+    for name in ("watched", "unwatched"):
+        adir = os.path.join(a.work, f"app-{name}")
+        os.makedirs(adir, exist_ok=True)
+        aout = os.path.join(adir, "out")
+        with open(aout, "w") as f:
+            p = start(["java", f"-Xmx{APP_HEAP}", "-XX:NativeMemoryTracking=summary", *flags,
+                       f"-Dksb.log.file={adir}/app.log", "-cp", cp, "ksbridge.lab.ZMartApp",
+                       "--bootstrap", bootstrap, "--app-id", f"zmart-{name}", "--topic-prefix", f"{name}-",
+                       "--threads", "4", "--recording-level", "DEBUG", "--state-dir", f"{adir}/state"],
+                      f"app-{name}", stdout=f, stderr=subprocess.STDOUT)
+        apps[name] = (p, aout)
+    for name, (p, aout) in apps.items():
+        wait_file_line(aout, "STATE RUNNING", p)
+    # Both at work for a while: the app's own allocation has touched its
+    # young generation before the first measurement.
+    time.sleep(10 if quick else 60)
+    rounds = 20 if quick else 200
+    watched, unwatched = apps["watched"][0].pid, apps["unwatched"][0].pid
+    st = {"watched": {}, "unwatched": {}}
+
+    def stage(key):
+        st["watched"][key] = growth_stage(watched, heap_kib)
+        st["unwatched"][key] = growth_stage(unwatched, heap_kib)
+
+    stage("before")
+    subprocess.run([a.bin, "get", str(watched), "java.lang:type=Runtime", "Uptime"], capture_output=True, timeout=120)
+    time.sleep(0.5)
+    stage("attach")
+    proc, url = serve(a.bin, [watched])
+    t0 = time.time()
+    _, body = scrape(url)
+    stage("first_read")
+    for _ in range(rounds):
+        _, body = scrape(url)
+    stage("scrapes")
+    samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    out = {"heap": APP_HEAP, "rounds": rounds, "seconds": time.time() - t0, "samples": samples,
+           "ksbridge_rss_mib": rss_mib(proc.pid), "stages": st}
+    stop_all()
     return out
 
 
@@ -595,10 +773,16 @@ def table(res, agent_version):
         print("  " + line)
     prof = s.get("profile")
     if prof:
-        print(f"\n## profile of {prof['scrapes']} scrapes (perf, ksbridge pid {prof['ksbridge_pid']}, "
-              f"target pid {prof['target_pid']}; share of all samples by process, thread, object)")
-        for line in prof["rows"]:
-            print("  " + line)
+        print(f"\n## where one scrape's CPU goes (perf -F {PERF_HZ} over {prof['scrapes']} scrapes, "
+              f"JIT code named by jcmd Compiler.perfmap; ksbridge pid {prof['ksbridge_pid']}, "
+              f"target pid {prof['target_pid']})")
+        print(f"{'side':10}{'part':58}{'ms/scrape':>10}{'share':>8}")
+        for side in ("ksbridge", "target"):
+            mine = [r for r in prof["parts"] if r["side"] == side]
+            total = sum(r["samples"] for r in mine) or 1
+            for r in mine:
+                print(f"{side:10}{r['part'][:57]:58}{r['ms_per_scrape']:10.1f}{100 * r['samples'] / total:7.1f}%")
+            print(f"{side:10}{'(all)':58}{sum(r['ms_per_scrape'] for r in mine):10.1f}")
     fr = res.get("floor")
     if fr:
         print(f"\n## the RMI floor ({fr['beans']} beans, {fr['rounds']} reads each; "
@@ -660,11 +844,41 @@ def table(res, agent_version):
     gr = res.get("growth")
     if gr:
         growth_table(gr)
+    ga = res.get("growth_app")
+    if ga:
+        growth_app_table(ga)
     if res.get("lag"):
         lag = res["lag"]
         print(f"\n## lag (scripts/bench-lag.sh {lag['groups']} {lag['partitions']}, exit {lag['exit']})")
         for line in lag["lines"]:
             print("  " + line)
+
+
+def growth_app_table(ga):
+    st = ga["stages"]
+    print(f"\n## target growth on a real Kafka Streams app, MiB (the lab's ZMart, 4 threads, DEBUG, "
+          f"-Xmx{ga['heap']}, default collector, NMT; {ga['samples']} samples per scrape, "
+          f"{ga['rounds']} scrapes after the first in {ga['seconds']:.0f} s; watched minus an unwatched twin)")
+    keys = ["before", "attach", "first_read", "scrapes"]
+
+    def series(side):
+        r = {"RSS": [st[side][k]["rss_mib"] for k in keys],
+             "Java heap resident": [st[side][k]["heap_resident_mib"] for k in keys]}
+        r["other resident"] = [x - y for x, y in zip(r["RSS"], r["Java heap resident"])]
+        for c in NMT_CATEGORIES:
+            r[f"NMT {c}"] = [st[side][k]["nmt_kib"].get(c, 0) / 1024 for k in keys]
+        return r
+
+    w, u = series("watched"), series("unwatched")
+    print(f"{'':24}{'before':>8}{'+attach':>9}{'+1st read':>10}{'+scrapes':>9}{'total':>8}{'  unwatched total':>18}")
+    for name in w:
+        d = [(w[name][i + 1] - w[name][i]) - (u[name][i + 1] - u[name][i]) for i in range(3)]
+        total = sum(d)
+        if name.startswith("NMT") and max(abs(x) for x in d) < 0.05:
+            continue
+        print(f"{name:24}{w[name][0]:>8.1f}{d[0]:>+9.1f}{d[1]:>+10.1f}{d[2]:>+9.1f}{total:>+8.1f}"
+              f"{u[name][3] - u[name][0]:>+18.1f}")
+    print(f"  ksbridge RSS serving it: {ga['ksbridge_rss_mib']:.1f} MiB")
 
 
 def growth_table(gr):
@@ -721,8 +935,9 @@ def main():
     ap.add_argument("--flags", type=int, default=len(FLAGS), help="how many JVM flag sets to measure")
     ap.add_argument("--flag-set", action="append",
                     help="measure this embedded-JVM flag set instead of the built-in list (repeatable)")
-    ap.add_argument("--only", default="model,scrape,floor,targets,flags,growth,lag",
-                    help="comma-separated parts to run (model, scrape, floor, targets, flags, growth, lag)")
+    ap.add_argument("--only", default="model,scrape,floor,targets,flags,growth,growth_app,lag",
+                    help="comma-separated parts to run (model, scrape, floor, targets, flags, growth, "
+                         "growth_app, lag)")
     ap.add_argument("--growth-heap", default="256m", help="-Xmx of the growth part's target JVMs")
     ap.add_argument("--json")
     a = ap.parse_args()
@@ -737,6 +952,7 @@ def main():
         res["baseline_bin"] = a.baseline_bin
         res["flags"] = part_flags(a, a.quick) if "flags" in only and (a.flag_set or not a.quick) else None
         res["growth"] = part_growth(a, a.quick) if "growth" in only and not a.quick else None
+        res["growth_app"] = part_growth_app(a, a.quick) if "growth_app" in only and not a.quick else None
         lag = os.environ.get("KSB_BENCH_LAG")
         res["lag"] = part_lag(lag) if lag and not a.quick and "lag" in only else None
     finally:
