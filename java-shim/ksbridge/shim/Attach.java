@@ -133,7 +133,12 @@ final class Attach {
             }
         }
         try {
-            return JMXConnectorFactory.connect(new JMXServiceURL(address));
+            // No heartbeat thread per connection (RMI's default: a
+            // getDefaultDomain call every minute on a thread of its own): a
+            // local target is read at every scrape and poll, and a failed
+            // call reports the broken connection as the heartbeat would.
+            return JMXConnectorFactory.connect(new JMXServiceURL(address),
+                    java.util.Map.of("jmx.remote.x.client.connection.check.period", 0L));
         } catch (IOException e) {
             if (!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
                 throw new ShimException("TARGET_GONE", target + " exited while connecting");

@@ -30,12 +30,15 @@ import javax.management.remote.JMXServiceURL;
 public final class Shim {
     private static final Map<Long, Conn> CONNS = new ConcurrentHashMap<>();
     private static final AtomicLong NEXT = new AtomicLong(1);
-    private static final ExecutorService CONNECTOR = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "ksbridge-connect");
-        t.setDaemon(true);
-        t.setContextClassLoader(Shim.class.getClassLoader());
-        return t;
-    });
+    /** Connects run here (under a deadline); idle threads end after 5 s, not a cached pool's 60. */
+    private static final ExecutorService CONNECTOR = new java.util.concurrent.ThreadPoolExecutor(
+            0, Integer.MAX_VALUE, 5, java.util.concurrent.TimeUnit.SECONDS,
+            new java.util.concurrent.SynchronousQueue<>(), r -> {
+                Thread t = new Thread(r, "ksbridge-connect");
+                t.setDaemon(true);
+                t.setContextClassLoader(Shim.class.getClassLoader());
+                return t;
+            });
 
     /**
      * Runs the collection that follows closed connections. The RMI client
