@@ -53,6 +53,12 @@ public final class RmiFloor {
             }
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             for (int i = 0; i < 20; i++) read(pool, mbs, names, attrs, threads);
+            if (Boolean.getBoolean("floor.pause")) {
+                // A profiler attaches now and says "go" for the timed reads.
+                System.out.println("READY");
+                System.out.flush();
+                new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+            }
             com.sun.management.OperatingSystemMXBean os =
                     (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
             long cpu0 = os.getProcessCpuTime();

@@ -279,6 +279,8 @@ def profile_category(side, dso, sym):
             return "Java serialization"
         if any(k in name for k in ("sun.rmi", "java.rmi")):
             return "RMI transport"
+        if "RmiFloor" in name:
+            return "the floor client's own code"
         if any(k in name for k in ("javax.management", "com.sun.jmx", "kafka", "ksbridge.replay")):
             return "JMX (MBean server, attribute lists, the beans' getters)"
         if any(k in name for k in ("StubRoutines", "stub", "Stub", "vtable", "itable", "adapter")):
@@ -317,6 +319,35 @@ def profile_category(side, dso, sym):
     return base or "unknown"
 
 
+def perf_parts(data, sides, reads, map_pids):
+    """perf samples of `data` summed by side (pid -> name) and part of a
+    read (`profile_category`), in ms per read; removes the JVMs' perf maps."""
+    script = subprocess.run(["perf", "script", "-i", data, "-F", "pid,ip,sym,dso"],
+                            capture_output=True, text=True, errors="replace").stdout
+    if not os.environ.get("KSB_BENCH_KEEP_MAPS"):
+        for p in map_pids:
+            try:
+                os.remove(f"/tmp/perf-{p}.map")
+            except OSError:
+                pass
+    counts = {}
+    for line in script.splitlines():
+        head, _, rest = line.strip().partition(" ")
+        try:
+            side = sides.get(int(head))
+        except ValueError:
+            continue
+        if side is None:
+            continue
+        rest = rest.strip().partition(" ")[2].strip()  # after the address
+        dso = rest[rest.rfind("(") + 1:-1] if rest.endswith(")") else "unknown"
+        sym = rest[:rest.rfind("(")].strip() if rest.endswith(")") else rest
+        cat = profile_category("ksbridge" if side == "ksbridge" else side, dso, sym)
+        counts[(side, cat)] = counts.get((side, cat), 0) + 1
+    return [{"side": side, "part": cat, "samples": n, "ms_per_scrape": n / PERF_HZ * 1e3 / reads}
+            for (side, cat), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1]))]
+
+
 def profile_scrapes(peer, work, scrapes=30):
     """Where one scrape's CPU goes on both sides: `perf record` of ksbridge and
     the target during `scrapes` scrapes, both JVMs' JIT code named through
@@ -330,39 +361,11 @@ def profile_scrapes(peer, work, scrapes=30):
         scrape(url)
     rec.send_signal(2)
     rec.wait(timeout=60)
-    maps = []
     for p in (kpid, pid):
         # The embedded JVM answers jcmd only with an attach listener
         # (serve was started with -XX:+StartAttachListener for this run).
         subprocess.run(["jcmd", str(p), "Compiler.perfmap"], capture_output=True, timeout=60)
-        maps.append(f"/tmp/perf-{p}.map")
-    script = subprocess.run(["perf", "script", "-i", data, "-F", "pid,ip,sym,dso"],
-                            capture_output=True, text=True, errors="replace").stdout
-    for m in maps if not os.environ.get("KSB_BENCH_KEEP_MAPS") else ():
-        try:
-            os.remove(m)
-        except OSError:
-            pass
-    counts = {}
-    for line in script.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        head, _, rest = line.partition(" ")
-        try:
-            p = int(head)
-        except ValueError:
-            continue
-        side = "ksbridge" if p == kpid else "target" if p == pid else None
-        if side is None:
-            continue
-        rest = rest.strip().partition(" ")[2].strip()  # after the address
-        dso = rest[rest.rfind("(") + 1:-1] if rest.endswith(")") else "unknown"
-        sym = rest[:rest.rfind("(")].strip() if rest.endswith(")") else rest
-        cat = profile_category(side, dso, sym)
-        counts[(side, cat)] = counts.get((side, cat), 0) + 1
-    rows = [{"side": side, "part": cat, "samples": n, "ms_per_scrape": n / PERF_HZ * 1e3 / scrapes}
-            for (side, cat), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1]))]
+    rows = perf_parts(data, {kpid: "ksbridge", pid: "target"}, scrapes, [kpid, pid])
     return {"ksbridge_pid": kpid, "target_pid": pid, "scrapes": scrapes, "parts": rows}
 
 
@@ -437,7 +440,7 @@ FLAGS = [
     "-Xss256k",
     "-XX:MaxMetaspaceSize=32m",
     "-XX:TieredStopAtLevel=0",
-    "-Xshare:off",
+    "-Xshare:auto",  # the class-data-sharing archive back (the default is off)
 ]
 
 
@@ -478,7 +481,7 @@ def part_flags(a, quick):
 
 # The embedded JVM's own settings (src/jvm/runtime.rs), for the floor client
 # that runs like ksbridge's reader.
-EMBEDDED_JVM = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-Xmx128m"]
+EMBEDDED_JVM = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-Xmx128m", "-Xshare:off"]
 
 
 def part_floor(a, quick):
@@ -507,8 +510,39 @@ def part_floor(a, quick):
                            capture_output=True, text=True, timeout=600)
         line = [x for x in r.stdout.splitlines() if x.startswith("{")]
         runs[label] = json.loads(line[-1]) if line else {"error": (r.stderr or "no output")[-200:]}
+    profile = None
+    if os.environ.get("KSB_BENCH_PERF") and not quick:
+        profile = profile_floor(source, pid, rounds, a.work)
     stop_all()
-    return {"beans": beans, "rounds": rounds, "runs": runs}
+    return {"beans": beans, "rounds": rounds, "runs": runs, "profile": profile}
+
+
+def profile_floor(source, pid, rounds, work):
+    """The same parts as the scrape profile for the floor's timed reads with
+    the embedded JVM's flags: the floor client and the target, perf over
+    its timed reads only (it waits for "go" after its warm-up)."""
+    data = os.path.join(work, "perf-floor.data")
+    p = subprocess.Popen(["java", *EMBEDDED_JVM, "-XX:+UnlockDiagnosticVMOptions", "-XX:+DumpPerfMapAtExit",
+                          "-Dfloor.pause=true", source, str(pid), str(rounds), "2"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in p.stdout:
+        if line.startswith("READY"):
+            break
+    rec = subprocess.Popen(["perf", "record", "-F", str(PERF_HZ), "-o", data, "-p", f"{p.pid},{pid}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    for line in p.stdout:
+        if line.startswith("{"):
+            break
+    rec.send_signal(2)
+    rec.wait(timeout=60)
+    subprocess.run(["jcmd", str(pid), "Compiler.perfmap"], capture_output=True, timeout=60)
+    p.stdin.close()
+    p.wait(timeout=60)  # the floor JVM writes its perf map as it exits
+    return {"floor_pid": p.pid, "target_pid": pid, "scrapes": rounds,
+            "parts": perf_parts(data, {p.pid: "floor", pid: "target"}, rounds, [p.pid, pid])}
 
 
 # NMT categories of a target's growth, in print order (HotSpot 17's names).
@@ -806,6 +840,9 @@ def table(res, agent_version):
         if agent and "median_ms" in r:
             print(f"  rmi_floor_default_jit/jmx_exporter_catch_all (scrape part): median "
                   f"{ratio(r['median_ms'], agent['median_ms'])}")
+        fp, sp = fr.get("profile"), (res.get("scrape") or {}).get("profile")
+        if fp and sp:
+            profile_compare(sp, fp)
     print("\n## many targets (replay JVMs of 100 beans x 10 attributes in one serve)")
     print(f"{'targets':>8}{'median ms':>10}{'p95':>8}{'ksb CPU/target-scrape':>23}{'target CPU/t-s':>16}"
           f"{'wall/(CPU/cores)':>18}{'ksb RSS':>9}{'threads':>8}")
@@ -852,6 +889,25 @@ def table(res, agent_version):
         print(f"\n## lag (scripts/bench-lag.sh {lag['groups']} {lag['partitions']}, exit {lag['exit']})")
         for line in lag["lines"]:
             print("  " + line)
+
+
+def profile_compare(sp, fp):
+    """ksbridge's scrape and the C1 floor's read side by side, part by part."""
+    def per(prof, side):
+        return {r["part"]: r["ms_per_scrape"] for r in prof["parts"] if r["side"] == side}
+
+    cols = [("ksbridge", per(sp, "ksbridge")), ("floor (C1)", per(fp, "floor")),
+            ("its target", per(sp, "target")), ("floor's target", per(fp, "target"))]
+    parts = sorted({p for _, d in cols for p in d}, key=lambda p: -max(d.get(p, 0) for _, d in cols))
+    print(f"\n## CPU ms per read by part: ksbridge's scrape ({sp['scrapes']} profiled) and the floor's read "
+          f"with the embedded JVM's flags ({fp['scrapes']} profiled), each with its target")
+    print(f"{'part':58}" + "".join(f"{name:>15}" for name, _ in cols))
+    for part in parts:
+        vals = [d.get(part, 0) for _, d in cols]
+        if max(vals) < 0.5:
+            continue
+        print(f"{part[:57]:58}" + "".join(f"{v:>15.1f}" for v in vals))
+    print(f"{'(all)':58}" + "".join(f"{sum(d.values()):>15.1f}" for _, d in cols))
 
 
 def growth_app_table(ga):

@@ -1,8 +1,5 @@
 package ksbridge.shim;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -94,8 +91,128 @@ final class Wire {
         }
     }
 
-    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 * 1024);
-    private final DataOutputStream out = new DataOutputStream(bytes);
+    /**
+     * A growable big-endian byte buffer, unsynchronized (one writer at a
+     * time; a ByteArrayOutputStream under a DataOutputStream takes a lock
+     * per byte of every int it writes).
+     */
+    static final class Buf {
+        byte[] a;
+        int n;
+
+        Buf(int capacity) {
+            a = new byte[Math.max(16, capacity)];
+        }
+
+        private void room(int k) {
+            if (n + k > a.length) a = java.util.Arrays.copyOf(a, Math.max(a.length * 2, n + k));
+        }
+
+        void put(int b) {
+            room(1);
+            a[n++] = (byte) b;
+        }
+
+        void putShort(int v) {
+            room(2);
+            a[n++] = (byte) (v >>> 8);
+            a[n++] = (byte) v;
+        }
+
+        void putInt(int v) {
+            room(4);
+            a[n++] = (byte) (v >>> 24);
+            a[n++] = (byte) (v >>> 16);
+            a[n++] = (byte) (v >>> 8);
+            a[n++] = (byte) v;
+        }
+
+        void putLong(long v) {
+            putInt((int) (v >>> 32));
+            putInt((int) v);
+        }
+
+        void put(byte[] b, int off, int len) {
+            room(len);
+            System.arraycopy(b, off, a, n, len);
+            n += len;
+        }
+
+        /** u32 length + UTF-8; ASCII is copied without an intermediate array. */
+        void str(String s) {
+            int len = s.length();
+            room(4 + len);
+            int at = n;
+            n += 4;
+            for (int i = 0; i < len; i++) {
+                char c = s.charAt(i);
+                if (c >= 0x80) {
+                    n = at;
+                    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+                    putInt(b.length);
+                    put(b, 0, b.length);
+                    return;
+                }
+                a[n++] = (byte) c;
+            }
+            a[at] = (byte) (len >>> 24);
+            a[at + 1] = (byte) (len >>> 16);
+            a[at + 2] = (byte) (len >>> 8);
+            a[at + 3] = (byte) len;
+        }
+    }
+
+    /**
+     * The beans of one part of a read, encoded as they are read (a bean's
+     * objects die young instead of living until the whole read is encoded),
+     * with per bean where its record ends and what the limits cut from it.
+     */
+    static final class Beans {
+        final Buf buf = new Buf(64 * 1024);
+        /** Per bean: end offset, values too deep, strings cut to length, attributes cut. */
+        int[] meta = new int[64];
+        int count;
+
+        void add(BeanOut b, Limits limits) {
+            int[] valueCuts = new int[1];
+            str(buf, b.name);
+            str(buf, b.className == null ? "" : b.className);
+            buf.putInt(b.attrs.size());
+            for (Attr a : b.attrs) {
+                buf.str(a.name);
+                if (a.error != null) {
+                    buf.put(UNREADABLE);
+                    buf.str(a.error);
+                } else {
+                    value(buf, a.value, limits, valueCuts);
+                }
+            }
+            if (4 * count + 4 > meta.length) meta = java.util.Arrays.copyOf(meta, meta.length * 2);
+            meta[4 * count] = buf.n;
+            meta[4 * count + 1] = b.tooDeep;
+            meta[4 * count + 2] = valueCuts[0];
+            meta[4 * count + 3] = b.attrsCut;
+            count++;
+        }
+
+        /** The beans so far (for a read that answers before this part ends). */
+        Beans copy() {
+            Beans c = new Beans();
+            c.buf.a = java.util.Arrays.copyOf(buf.a, buf.n);
+            c.buf.n = buf.n;
+            c.meta = java.util.Arrays.copyOf(meta, meta.length);
+            c.count = count;
+            return c;
+        }
+
+        int attrsCut() {
+            int sum = 0;
+            for (int i = 0; i < count; i++) sum += meta[4 * i + 3];
+            return sum;
+        }
+    }
+
+    private final Buf out = new Buf(64 * 1024);
     private final Limits limits;
     private final Limits.Cuts cuts;
 
@@ -105,50 +222,56 @@ final class Wire {
     }
 
     /**
-     * Encodes a read: beans until the buffer reaches Limits.bytes (the bean
-     * count is patched afterwards), the problems, and what the limits cut.
+     * Encodes a read: the parts' beans in order until the buffer reaches
+     * Limits.bytes (the bean count is patched afterwards), the problems,
+     * and what the limits cut.
      */
-    byte[] encode(long takenAtMs, List<BeanOut> beans, List<String[]> problems) throws IOException {
-        out.write(new byte[] {'K', 'S', 'B', '1'});
-        out.writeLong(takenAtMs);
-        out.writeInt(beans.size());
+    byte[] encode(long takenAtMs, List<Beans> parts, List<String[]> problems) {
+        int total = 0;
+        for (Beans p : parts) total += p.count;
+        int size = 0;
+        for (Beans p : parts) size += p.buf.n;
+        Buf o = out;
+        o.room(size + 1024);
+        o.put('K');
+        o.put('S');
+        o.put('B');
+        o.put('1');
+        o.putLong(takenAtMs);
+        o.putInt(total);
         int written = 0;
-        for (BeanOut b : beans) {
-            if (bytes.size() >= limits.bytes) {
-                cuts.add("bytes", beans.size() - written);
-                break;
-            }
-            written++;
-            cuts.add("depth", b.tooDeep);
-            str(b.name);
-            str(b.className == null ? "" : b.className);
-            out.writeInt(b.attrs.size());
-            for (Attr a : b.attrs) {
-                str(a.name);
-                if (a.error != null) {
-                    out.writeByte(UNREADABLE);
-                    str(a.error);
-                } else {
-                    value(a.value);
+        boolean full = false;
+        for (Beans p : parts) {
+            int from = 0;
+            for (int i = 0; i < p.count && !full; i++) {
+                if (o.n >= limits.bytes) {
+                    full = true;
+                    break;
                 }
+                int end = p.meta[4 * i];
+                o.put(p.buf.a, from, end - from);
+                from = end;
+                written++;
+                cuts.add("depth", p.meta[4 * i + 1]);
+                cuts.add("value_length", p.meta[4 * i + 2]);
             }
         }
-        out.writeInt(problems.size());
+        if (written != total) cuts.add("bytes", total - written);
+        o.putInt(problems.size());
         for (String[] p : problems) {
-            str(p[0]);
-            str(p[1]);
+            o.str(p[0]);
+            o.str(p[1]);
         }
         Map<String, Long> cut = cuts.snapshot();
         if (!cut.isEmpty()) {
-            out.writeInt(cut.size());
+            o.putInt(cut.size());
             for (Map.Entry<String, Long> e : cut.entrySet()) {
-                str(e.getKey());
-                out.writeLong(e.getValue());
+                o.str(e.getKey());
+                o.putLong(e.getValue());
             }
         }
-        out.flush();
-        byte[] buf = bytes.toByteArray();
-        if (written != beans.size()) {
+        byte[] buf = java.util.Arrays.copyOf(o.a, o.n);
+        if (written != total) {
             // The bean count sits after the magic and the timestamp.
             buf[12] = (byte) (written >>> 24);
             buf[13] = (byte) (written >>> 16);
@@ -158,78 +281,76 @@ final class Wire {
         return buf;
     }
 
-    private void str(String s) throws IOException {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        out.writeInt(b.length);
-        out.write(b);
+    private static void str(Buf b, String s) {
+        b.str(s);
     }
 
-    private void value(Object v) throws IOException {
+    private static void value(Buf out, Object v, Limits limits, int[] valueCuts) {
         if (v == null) {
-            out.writeByte(NULL);
+            out.put(NULL);
         } else if (v instanceof Double) {
-            out.writeByte(DOUBLE);
-            out.writeDouble((Double) v);
+            out.put(DOUBLE);
+            out.putLong(Double.doubleToLongBits((Double) v));
         } else if (v instanceof Float) {
-            out.writeByte(FLOAT);
-            out.writeFloat((Float) v);
+            out.put(FLOAT);
+            out.putInt(Float.floatToIntBits((Float) v));
         } else if (v instanceof Integer) {
-            out.writeByte(INT);
-            out.writeInt((Integer) v);
+            out.put(INT);
+            out.putInt((Integer) v);
         } else if (v instanceof Long) {
-            out.writeByte(LONG);
-            out.writeLong((Long) v);
+            out.put(LONG);
+            out.putLong((Long) v);
         } else if (v instanceof Short) {
-            out.writeByte(SHORT);
-            out.writeShort((Short) v);
+            out.put(SHORT);
+            out.putShort((Short) v);
         } else if (v instanceof Byte) {
-            out.writeByte(BYTE);
-            out.writeByte((Byte) v);
+            out.put(BYTE);
+            out.put((Byte) v);
         } else if (v instanceof Boolean) {
-            out.writeByte(BOOL);
-            out.writeByte((Boolean) v ? 1 : 0);
+            out.put(BOOL);
+            out.put((Boolean) v ? 1 : 0);
         } else if (v instanceof String) {
-            out.writeByte(STRING);
+            out.put(STRING);
             String text = (String) v;
             // Characters, not bytes: close enough, and never more than 3x.
             if (text.length() > limits.valueLength) {
-                cuts.add("value_length", 1);
+                valueCuts[0]++;
                 text = text.substring(0, limits.valueLength);
             }
-            str(text);
+            out.str(text);
         } else if (v instanceof Enum) {
             Enum<?> e = (Enum<?>) v;
-            out.writeByte(ENUM);
-            str(e.getDeclaringClass().getName());
-            str(e.name());
+            out.put(ENUM);
+            out.str(e.getDeclaringClass().getName());
+            out.str(e.name());
         } else if (v instanceof Conn.UnknownEnum) {
             Conn.UnknownEnum e = (Conn.UnknownEnum) v;
-            out.writeByte(ENUM);
-            str(e.className);
-            str(e.constant);
+            out.put(ENUM);
+            out.str(e.className);
+            out.str(e.constant);
         } else if (v instanceof BigInteger) {
-            out.writeByte(BIGINT);
-            str(v.toString());
+            out.put(BIGINT);
+            out.str(v.toString());
         } else if (v instanceof BigDecimal) {
-            out.writeByte(BIGDEC);
-            str(((BigDecimal) v).toPlainString());
+            out.put(BIGDEC);
+            out.str(((BigDecimal) v).toPlainString());
         } else if (v instanceof Character) {
-            out.writeByte(CHAR);
-            out.writeChar((Character) v);
+            out.put(CHAR);
+            out.putShort((Character) v);
         } else if (v.getClass().isArray()) {
-            out.writeByte(ARRAY);
-            str(v.getClass().getName());
-            out.writeInt(java.lang.reflect.Array.getLength(v));
+            out.put(ARRAY);
+            out.str(v.getClass().getName());
+            out.putInt(java.lang.reflect.Array.getLength(v));
         } else {
-            out.writeByte(OBJECT);
-            str(v.getClass().getName());
+            out.put(OBJECT);
+            out.str(v.getClass().getName());
             String text;
             try {
                 text = String.valueOf(v);
             } catch (RuntimeException e) {
                 text = "<toString failed: " + e + ">";
             }
-            str(text.length() > 4096 ? text.substring(0, 4096) : text);
+            out.str(text.length() > 4096 ? text.substring(0, 4096) : text);
         }
     }
 }
