@@ -481,7 +481,9 @@ def part_flags(a, quick):
 
 # The embedded JVM's own settings (src/jvm/runtime.rs), for the floor client
 # that runs like ksbridge's reader.
-EMBEDDED_JVM = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-Xmx128m", "-Xshare:off"]
+EMBEDDED_JVM = ["-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-Xms8m", "-Xmx128m",
+                "-Xss512k", "-XX:MaxHeapFreeRatio=20", "-XX:MinHeapFreeRatio=5", "-XX:MaxMetaspaceSize=64m",
+                "-Xshare:off"]
 
 
 def part_floor(a, quick):

@@ -216,6 +216,10 @@ final class Conn implements NotificationListener {
         namesValid = true;
     }
 
+    /** How many parts the last read had and the most bytes one took (the next read's buffer size). */
+    private int lastParts;
+    private int lastPartBytes;
+
     /** Bumped on every change of {@link #names}: a read's selection is reused while it stays. */
     private final java.util.concurrent.atomic.AtomicLong namesVersion = new java.util.concurrent.atomic.AtomicLong();
     /** The last read's patterns, the names version it saw and the beans it selected (in name order). */
@@ -403,7 +407,7 @@ final class Conn implements NotificationListener {
         List<Chunk> chunks = new ArrayList<>(parts);
         for (int p = 0; p < parts; p++) {
             List<ObjectName> slice = todo.subList(todo.size() * p / parts, todo.size() * (p + 1) / parts);
-            Chunk chunk = new Chunk(slice.size(), lim);
+            Chunk chunk = new Chunk(slice.size(), lim, parts == lastParts ? lastPartBytes : 0);
             chunks.add(chunk);
             futures.add(pool.submit(() -> readChunk(slice, perAttribute, chunk)));
         }
@@ -426,9 +430,13 @@ final class Conn implements NotificationListener {
         } finally {
             for (Future<Chunk> f : futures) f.cancel(true);
         }
+        int most = 0;
         for (Wire.Beans b : out) {
             cuts.add("attributes", b.attrsCut());
+            most = Math.max(most, b.buf.n);
         }
+        lastParts = parts;
+        lastPartBytes = most;
         return new Wire(lim, cuts).encode(taken, out, problems);
     }
 
@@ -504,12 +512,13 @@ final class Conn implements NotificationListener {
     private static final class Chunk {
         final int size;
         final Limits limits;
-        Wire.Beans beans = new Wire.Beans();
+        Wire.Beans beans;
         final List<String[]> problems = new ArrayList<>();
 
-        Chunk(int size, Limits limits) {
+        Chunk(int size, Limits limits, int sizeHint) {
             this.size = size;
             this.limits = limits;
+            this.beans = new Wire.Beans(sizeHint);
         }
 
         /** Encodes the bean now: its objects are garbage before the next bean is read. */
@@ -522,7 +531,7 @@ final class Conn implements NotificationListener {
         }
 
         synchronized Chunk copy() {
-            Chunk c = new Chunk(size, limits);
+            Chunk c = new Chunk(size, limits, 16);
             c.beans = beans.copy();
             c.problems.addAll(problems);
             return c;

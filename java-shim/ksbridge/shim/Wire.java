@@ -168,10 +168,15 @@ final class Wire {
      * with per bean where its record ends and what the limits cut from it.
      */
     static final class Beans {
-        final Buf buf = new Buf(64 * 1024);
+        final Buf buf;
         /** Per bean: end offset, values too deep, strings cut to length, attributes cut. */
         int[] meta = new int[64];
         int count;
+
+        /** {@code sizeHint}: the bytes this part took last time (one array, not a doubling series). */
+        Beans(int sizeHint) {
+            buf = new Buf(sizeHint > 0 ? sizeHint + sizeHint / 8 : 64 * 1024);
+        }
 
         void add(BeanOut b, Limits limits) {
             int[] valueCuts = new int[1];
@@ -197,7 +202,7 @@ final class Wire {
 
         /** The beans so far (for a read that answers before this part ends). */
         Beans copy() {
-            Beans c = new Beans();
+            Beans c = new Beans(16);
             c.buf.a = java.util.Arrays.copyOf(buf.a, buf.n);
             c.buf.n = buf.n;
             c.meta = java.util.Arrays.copyOf(meta, meta.length);
@@ -212,7 +217,6 @@ final class Wire {
         }
     }
 
-    private final Buf out = new Buf(64 * 1024);
     private final Limits limits;
     private final Limits.Cuts cuts;
 
@@ -223,62 +227,67 @@ final class Wire {
 
     /**
      * Encodes a read: the parts' beans in order until the buffer reaches
-     * Limits.bytes (the bean count is patched afterwards), the problems,
-     * and what the limits cut.
+     * Limits.bytes, the problems, and what the limits cut; into one array
+     * of the exact size (a read of 2,000 beans is about 2 MB: one large
+     * array, not a growing buffer and a copy).
      */
     byte[] encode(long takenAtMs, List<Beans> parts, List<String[]> problems) {
         int total = 0;
         for (Beans p : parts) total += p.count;
-        int size = 0;
-        for (Beans p : parts) size += p.buf.n;
-        Buf o = out;
-        o.room(size + 1024);
-        o.put('K');
-        o.put('S');
-        o.put('B');
-        o.put('1');
-        o.putLong(takenAtMs);
-        o.putInt(total);
+        // Which beans fit: the buffer stops growing once it reaches Limits.bytes.
+        final int header = 16;
+        int size = header;
         int written = 0;
         boolean full = false;
         for (Beans p : parts) {
             int from = 0;
-            for (int i = 0; i < p.count && !full; i++) {
-                if (o.n >= limits.bytes) {
+            for (int i = 0; i < p.count; i++) {
+                if (size >= limits.bytes) {
                     full = true;
                     break;
                 }
                 int end = p.meta[4 * i];
-                o.put(p.buf.a, from, end - from);
+                size += end - from;
                 from = end;
                 written++;
                 cuts.add("depth", p.meta[4 * i + 1]);
                 cuts.add("value_length", p.meta[4 * i + 2]);
             }
+            if (full) break;
         }
         if (written != total) cuts.add("bytes", total - written);
-        o.putInt(problems.size());
+        Buf tail = new Buf(256);
+        tail.putInt(problems.size());
         for (String[] p : problems) {
-            o.str(p[0]);
-            o.str(p[1]);
+            tail.str(p[0]);
+            tail.str(p[1]);
         }
         Map<String, Long> cut = cuts.snapshot();
         if (!cut.isEmpty()) {
-            o.putInt(cut.size());
+            tail.putInt(cut.size());
             for (Map.Entry<String, Long> e : cut.entrySet()) {
-                o.str(e.getKey());
-                o.putLong(e.getValue());
+                tail.str(e.getKey());
+                tail.putLong(e.getValue());
             }
         }
-        byte[] buf = java.util.Arrays.copyOf(o.a, o.n);
-        if (written != total) {
-            // The bean count sits after the magic and the timestamp.
-            buf[12] = (byte) (written >>> 24);
-            buf[13] = (byte) (written >>> 16);
-            buf[14] = (byte) (written >>> 8);
-            buf[15] = (byte) written;
+        Buf o = new Buf(0);
+        o.a = new byte[size + tail.n];
+        o.put('K');
+        o.put('S');
+        o.put('B');
+        o.put('1');
+        o.putLong(takenAtMs);
+        o.putInt(written);
+        int left = written;
+        for (Beans p : parts) {
+            if (left == 0) break;
+            int k = Math.min(left, p.count);
+            int bytes = p.meta[4 * (k - 1)];
+            o.put(p.buf.a, 0, bytes);
+            left -= k;
         }
-        return buf;
+        o.put(tail.a, 0, tail.n);
+        return o.a;
     }
 
     private static void str(Buf b, String s) {
