@@ -492,8 +492,10 @@ def part_floor(a, quick):
     getAttributes per bean), with the JVM's default compilers and with the
     embedded JVM's C1-only settings."""
     beans, rounds = (200, 3) if quick else (2000, a.rounds)
+    profiling = bool(os.environ.get("KSB_BENCH_PERF")) and not quick
     _, pid = replay(a.replay_classes, beans, 10)
-    proc, url = serve(a.bin, [pid])
+    env = dict(os.environ, KSBRIDGE_JVM_OPTIONS="-XX:+StartAttachListener") if profiling else None
+    proc, url = serve(a.bin, [pid], (), env)
     for _ in range(3):
         scrape(url)
     lat, kcpu, tcpu = [], [], []
@@ -512,11 +514,13 @@ def part_floor(a, quick):
                            capture_output=True, text=True, timeout=600)
         line = [x for x in r.stdout.splitlines() if x.startswith("{")]
         runs[label] = json.loads(line[-1]) if line else {"error": (r.stderr or "no output")[-200:]}
-    profile = None
-    if os.environ.get("KSB_BENCH_PERF") and not quick:
+    profile = ksb_profile = None
+    if profiling:
+        # Both profiles on this one target, one after the other.
+        ksb_profile = profile_scrapes(["ksbridge", pid, url, proc.pid, None], a.work, scrapes=rounds)
         profile = profile_floor(source, pid, rounds, a.work)
     stop_all()
-    return {"beans": beans, "rounds": rounds, "runs": runs, "profile": profile}
+    return {"beans": beans, "rounds": rounds, "runs": runs, "profile": profile, "ksbridge_profile": ksb_profile}
 
 
 def profile_floor(source, pid, rounds, work):
@@ -842,7 +846,7 @@ def table(res, agent_version):
         if agent and "median_ms" in r:
             print(f"  rmi_floor_default_jit/jmx_exporter_catch_all (scrape part): median "
                   f"{ratio(r['median_ms'], agent['median_ms'])}")
-        fp, sp = fr.get("profile"), (res.get("scrape") or {}).get("profile")
+        fp, sp = fr.get("profile"), fr.get("ksbridge_profile")
         if fp and sp:
             profile_compare(sp, fp)
     print("\n## many targets (replay JVMs of 100 beans x 10 attributes in one serve)")
@@ -899,10 +903,11 @@ def profile_compare(sp, fp):
         return {r["part"]: r["ms_per_scrape"] for r in prof["parts"] if r["side"] == side}
 
     cols = [("ksbridge", per(sp, "ksbridge")), ("floor (C1)", per(fp, "floor")),
-            ("its target", per(sp, "target")), ("floor's target", per(fp, "target"))]
+            ("target (ksb)", per(sp, "target")), ("target (floor)", per(fp, "target"))]
     parts = sorted({p for _, d in cols for p in d}, key=lambda p: -max(d.get(p, 0) for _, d in cols))
-    print(f"\n## CPU ms per read by part: ksbridge's scrape ({sp['scrapes']} profiled) and the floor's read "
-          f"with the embedded JVM's flags ({fp['scrapes']} profiled), each with its target")
+    print(f"\n## CPU ms per read by part, on one target one after the other: ksbridge's scrape "
+          f"({sp['scrapes']} profiled) and the floor's read with the embedded JVM's flags "
+          f"({fp['scrapes']} profiled)")
     print(f"{'part':58}" + "".join(f"{name:>15}" for name, _ in cols))
     for part in parts:
         vals = [d.get(part, 0) for _, d in cols]
