@@ -709,10 +709,13 @@ def part_growth_app(a, quick):
     _, body = scrape(url)
     stage("first_read")
     for _ in range(rounds):
+        t = time.time()
         _, body = scrape(url)
+        time.sleep(max(0.0, a.growth_app_interval - (time.time() - t)))
     stage("scrapes")
     samples = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
     out = {"heap": APP_HEAP, "rounds": rounds, "seconds": time.time() - t0, "samples": samples,
+           "interval": a.growth_app_interval,
            "ksbridge_rss_mib": rss_mib(proc.pid), "stages": st}
     stop_all()
     return out
@@ -921,7 +924,8 @@ def growth_app_table(ga):
     st = ga["stages"]
     print(f"\n## target growth on a real Kafka Streams app, MiB (the lab's ZMart, 4 threads, DEBUG, "
           f"-Xmx{ga['heap']}, default collector, NMT; {ga['samples']} samples per scrape, "
-          f"{ga['rounds']} scrapes after the first in {ga['seconds']:.0f} s; watched minus an unwatched twin)")
+          f"{ga['rounds']} scrapes after the first, one per {ga.get('interval', 0):g} s, in {ga['seconds']:.0f} s; "
+          f"watched minus an unwatched twin)")
     keys = ["before", "attach", "first_read", "scrapes"]
 
     def series(side):
@@ -1002,6 +1006,8 @@ def main():
                     help="comma-separated parts to run (model, scrape, floor, targets, flags, growth, "
                          "growth_app, lag)")
     ap.add_argument("--growth-heap", default="256m", help="-Xmx of the growth part's target JVMs")
+    ap.add_argument("--growth-app-interval", type=float, default=1.0,
+                    help="seconds between the growth_app part's scrapes (0: as fast as they answer)")
     ap.add_argument("--json")
     a = ap.parse_args()
     only = set(a.only.split(","))
