@@ -143,3 +143,39 @@ fn abandoned_reads_of_a_slow_target_do_not_delay_a_good_one() {
         jvm.close(g).await;
     });
 }
+
+/// A read whose first part is cut off by the deadline before its first bean
+/// answers: the other parts' beans still come back, the cut ones counted.
+#[test]
+fn a_read_whose_first_part_read_nothing_answers_with_the_rest() {
+    let rt = runtime();
+    // 200 beans: read in two or more parts on any machine.
+    let mut replay = ReplayJvm::start(ReplayOptions::generated(200, 10));
+    let jvm = Jvm::get().expect("embedded JVM");
+    let conn = rt
+        .block_on(jvm.connect(Target::Pid(replay.pid()), T))
+        .expect("connect");
+    let pattern = || vec!["kafka.streams:*".to_string()];
+    let whole = rt.block_on(jvm.read(conn, pattern(), T)).expect("read");
+    assert_eq!(whole.snapshot.beans.len(), 200);
+    // The first bean in name order, the first of the first part, blocks.
+    let first = &whole.snapshot.beans[0];
+    let attr = &first.attributes[0].name;
+    replay.command(&format!(
+        "block {} {} 20",
+        quoted(first.name.as_str()),
+        quoted(attr)
+    ));
+    let r = rt
+        .block_on(jvm.read(conn, pattern(), Duration::from_secs(3)))
+        .expect("a read with its first part cut off");
+    eprintln!("{} beans, cuts {:?}", r.snapshot.beans.len(), r.cuts);
+    assert!(
+        r.snapshot.beans.len() >= 50 && r.snapshot.beans.len() < 200,
+        "{} beans",
+        r.snapshot.beans.len()
+    );
+    assert!(r.snapshot.beans.iter().all(|b| b.name != first.name));
+    assert!(r.cuts.get("time") > 0, "{:?}", r.cuts);
+    rt.block_on(jvm.close(conn));
+}

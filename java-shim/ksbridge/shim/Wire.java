@@ -282,8 +282,8 @@ final class Wire {
         for (Beans p : parts) {
             if (left == 0) break;
             int k = Math.min(left, p.count);
-            int bytes = p.meta[4 * (k - 1)];
-            o.put(p.buf.a, 0, bytes);
+            if (k == 0) continue; // a part that read no bean (all problems, or cut off by the deadline)
+            o.put(p.buf.a, 0, p.meta[4 * (k - 1)]);
             left -= k;
         }
         o.put(tail.a, 0, tail.n);
