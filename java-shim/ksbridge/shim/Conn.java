@@ -407,7 +407,7 @@ final class Conn implements NotificationListener {
         List<Chunk> chunks = new ArrayList<>(parts);
         for (int p = 0; p < parts; p++) {
             List<ObjectName> slice = todo.subList(todo.size() * p / parts, todo.size() * (p + 1) / parts);
-            Chunk chunk = new Chunk(slice.size(), lim, parts == lastParts ? lastPartBytes : 0);
+            Chunk chunk = new Chunk(slice.size(), lim, new Wire.Beans(parts == lastParts ? lastPartBytes : 0));
             chunks.add(chunk);
             futures.add(pool.submit(() -> readChunk(slice, perAttribute, chunk)));
         }
@@ -512,13 +512,13 @@ final class Conn implements NotificationListener {
     private static final class Chunk {
         final int size;
         final Limits limits;
-        Wire.Beans beans;
+        final Wire.Beans beans;
         final List<String[]> problems = new ArrayList<>();
 
-        Chunk(int size, Limits limits, int sizeHint) {
+        Chunk(int size, Limits limits, Wire.Beans beans) {
             this.size = size;
             this.limits = limits;
-            this.beans = new Wire.Beans(sizeHint);
+            this.beans = beans;
         }
 
         /** Encodes the bean now: its objects are garbage before the next bean is read. */
@@ -531,8 +531,7 @@ final class Conn implements NotificationListener {
         }
 
         synchronized Chunk copy() {
-            Chunk c = new Chunk(size, limits, 16);
-            c.beans = beans.copy();
+            Chunk c = new Chunk(size, limits, beans.copy());
             c.problems.addAll(problems);
             return c;
         }

@@ -101,7 +101,7 @@ final class Wire {
         int n;
 
         Buf(int capacity) {
-            a = new byte[Math.max(16, capacity)];
+            a = new byte[capacity];
         }
 
         private void room(int k) {
@@ -175,13 +175,17 @@ final class Wire {
 
         /** {@code sizeHint}: the bytes this part took last time (one array, not a doubling series). */
         Beans(int sizeHint) {
-            buf = new Buf(sizeHint > 0 ? sizeHint + sizeHint / 8 : 64 * 1024);
+            this(new Buf(sizeHint > 0 ? sizeHint + sizeHint / 8 : 64 * 1024));
+        }
+
+        private Beans(Buf buf) {
+            this.buf = buf;
         }
 
         void add(BeanOut b, Limits limits) {
             int[] valueCuts = new int[1];
-            str(buf, b.name);
-            str(buf, b.className == null ? "" : b.className);
+            buf.str(b.name);
+            buf.str(b.className == null ? "" : b.className);
             buf.putInt(b.attrs.size());
             for (Attr a : b.attrs) {
                 buf.str(a.name);
@@ -202,9 +206,9 @@ final class Wire {
 
         /** The beans so far (for a read that answers before this part ends). */
         Beans copy() {
-            Beans c = new Beans(16);
-            c.buf.a = java.util.Arrays.copyOf(buf.a, buf.n);
-            c.buf.n = buf.n;
+            Buf b = new Buf(buf.n);
+            b.put(buf.a, 0, buf.n);
+            Beans c = new Beans(b);
             c.meta = java.util.Arrays.copyOf(meta, meta.length);
             c.count = count;
             return c;
@@ -270,8 +274,7 @@ final class Wire {
                 tail.putLong(e.getValue());
             }
         }
-        Buf o = new Buf(0);
-        o.a = new byte[size + tail.n];
+        Buf o = new Buf(size + tail.n);
         o.put('K');
         o.put('S');
         o.put('B');
@@ -288,10 +291,6 @@ final class Wire {
         }
         o.put(tail.a, 0, tail.n);
         return o.a;
-    }
-
-    private static void str(Buf b, String s) {
-        b.str(s);
     }
 
     private static void value(Buf out, Object v, Limits limits, int[] valueCuts) {
