@@ -197,11 +197,7 @@ def part_scrape(a, quick):
                        capture_output=True, timeout=120)
         time.sleep(0.5)
         attach_only[label] = rss_mib(pid)
-        # A profiled run names the embedded JVM's JIT code through jcmd,
-        # which needs an attach listener started with that JVM.
-        env = (dict(os.environ, KSBRIDGE_JVM_OPTIONS="-XX:+StartAttachListener")
-               if os.environ.get("KSB_BENCH_PERF") and not peers else None)
-        proc, url = serve(a.bin, [pid], extra, env)
+        proc, url = serve(a.bin, [pid], extra)
         peers.append([label, pid, url, proc.pid, before])
     if a.agent:
         rules = {
@@ -238,7 +234,6 @@ def part_scrape(a, quick):
                 r["kcpu"].append(cpu_s(kpid) - k0)
             r["bytes"] = len(body)
             r["samples"] = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-    profile = profile_scrapes(peers[0], a.work) if os.environ.get("KSB_BENCH_PERF") and not quick else None
     time.sleep(0.5)  # RSS between scrapes: after the trim that follows an answer
     out = {}
     for label, pid, url, kpid, _ in peers:
@@ -259,7 +254,7 @@ def part_scrape(a, quick):
             "target_rss_after_scrapes_mib": rss_mib(pid),
         }
     stop_all()
-    return {"beans": beans, "attrs": attrs, "rounds": rounds, "peers": out, "profile": profile}
+    return {"beans": beans, "attrs": attrs, "rounds": rounds, "peers": out}
 
 
 PERF_HZ = 999
@@ -342,7 +337,7 @@ def perf_parts(data, sides, reads, map_pids):
         rest = rest.strip().partition(" ")[2].strip()  # after the address
         dso = rest[rest.rfind("(") + 1:-1] if rest.endswith(")") else "unknown"
         sym = rest[:rest.rfind("(")].strip() if rest.endswith(")") else rest
-        cat = profile_category("ksbridge" if side == "ksbridge" else side, dso, sym)
+        cat = profile_category(side, dso, sym)
         counts[(side, cat)] = counts.get((side, cat), 0) + 1
     return [{"side": side, "part": cat, "samples": n, "ms_per_scrape": n / PERF_HZ * 1e3 / reads}
             for (side, cat), n in sorted(counts.items(), key=lambda kv: (kv[0][0], -kv[1]))]
@@ -494,6 +489,8 @@ def part_floor(a, quick):
     beans, rounds = (200, 3) if quick else (2000, a.rounds)
     profiling = bool(os.environ.get("KSB_BENCH_PERF")) and not quick
     _, pid = replay(a.replay_classes, beans, 10)
+    # A profiled run names the embedded JVM's JIT code through jcmd, which
+    # needs an attach listener started with that JVM.
     env = dict(os.environ, KSBRIDGE_JVM_OPTIONS="-XX:+StartAttachListener") if profiling else None
     proc, url = serve(a.bin, [pid], (), env)
     for _ in range(3):
@@ -814,18 +811,6 @@ def table(res, agent_version):
                           f"target CPU {ratio(k['target_cpu_ms'], p[peer]['target_cpu_ms'])}")
     for line in ratios:
         print("  " + line)
-    prof = s.get("profile")
-    if prof:
-        print(f"\n## where one scrape's CPU goes (perf -F {PERF_HZ} over {prof['scrapes']} scrapes, "
-              f"JIT code named by jcmd Compiler.perfmap; ksbridge pid {prof['ksbridge_pid']}, "
-              f"target pid {prof['target_pid']})")
-        print(f"{'side':10}{'part':58}{'ms/scrape':>10}{'share':>8}")
-        for side in ("ksbridge", "target"):
-            mine = [r for r in prof["parts"] if r["side"] == side]
-            total = sum(r["samples"] for r in mine) or 1
-            for r in mine:
-                print(f"{side:10}{r['part'][:57]:58}{r['ms_per_scrape']:10.1f}{100 * r['samples'] / total:7.1f}%")
-            print(f"{side:10}{'(all)':58}{sum(r['ms_per_scrape'] for r in mine):10.1f}")
     fr = res.get("floor")
     if fr:
         print(f"\n## the RMI floor ({fr['beans']} beans, {fr['rounds']} reads each; "
@@ -920,23 +905,26 @@ def profile_compare(sp, fp):
     print(f"{'(all)':58}" + "".join(f"{sum(d.values()):>15.1f}" for _, d in cols))
 
 
+def stage_rows(stages):
+    """Per growth figure (RSS, heap, the rest, NMT categories), its value at each stage."""
+    r = {"RSS": [s["rss_mib"] for s in stages],
+         "Java heap resident": [s["heap_resident_mib"] for s in stages]}
+    r["other resident"] = [a - b for a, b in zip(r["RSS"], r["Java heap resident"])]
+    for c in NMT_CATEGORIES:
+        r[f"NMT {c}"] = [s["nmt_kib"].get(c, 0) / 1024 for s in stages]
+    return r
+
+
 def growth_app_table(ga):
     st = ga["stages"]
     print(f"\n## target growth on a real Kafka Streams app, MiB (the lab's ZMart, 4 threads, DEBUG, "
           f"-Xmx{ga['heap']}, default collector, NMT; {ga['samples']} samples per scrape, "
-          f"{ga['rounds']} scrapes after the first, one per {ga.get('interval', 0):g} s, in {ga['seconds']:.0f} s; "
+          f"{ga['rounds']} scrapes after the first, "
+          f"{'one per %g s' % ga['interval'] if ga.get('interval') else 'as fast as they answer'}, in {ga['seconds']:.0f} s; "
           f"watched minus an unwatched twin)")
     keys = ["before", "attach", "first_read", "scrapes"]
 
-    def series(side):
-        r = {"RSS": [st[side][k]["rss_mib"] for k in keys],
-             "Java heap resident": [st[side][k]["heap_resident_mib"] for k in keys]}
-        r["other resident"] = [x - y for x, y in zip(r["RSS"], r["Java heap resident"])]
-        for c in NMT_CATEGORIES:
-            r[f"NMT {c}"] = [st[side][k]["nmt_kib"].get(c, 0) / 1024 for k in keys]
-        return r
-
-    w, u = series("watched"), series("unwatched")
+    w, u = (stage_rows([st[side][k] for k in keys]) for side in ("watched", "unwatched"))
     print(f"{'':24}{'before':>8}{'+attach':>9}{'+1st read':>10}{'+scrapes':>9}{'total':>8}{'  unwatched total':>18}")
     for name in w:
         d = [(w[name][i + 1] - w[name][i]) - (u[name][i + 1] - u[name][i]) for i in range(3)]
@@ -955,16 +943,8 @@ def growth_table(gr):
     kst = ["before", "attach", "first_read", "scrapes"]
     ast = ["before", "first_read", "scrapes"]
 
-    def rows(st):
-        r = {"RSS": [s["rss_mib"] for s in st],
-             "Java heap resident": [s["heap_resident_mib"] for s in st]}
-        r["other resident"] = [a - b for a, b in zip(r["RSS"], r["Java heap resident"])]
-        for c in NMT_CATEGORIES:
-            r[f"NMT {c}"] = [s["nmt_kib"].get(c, 0) / 1024 for s in st]
-        return r
-
-    kr = rows([k[x] for x in kst])
-    ar = rows([ag[x] for x in ast]) if ag else None
+    kr = stage_rows([k[x] for x in kst])
+    ar = stage_rows([ag[x] for x in ast]) if ag else None
     head = f"{'':24}{'before':>8}{'+attach':>9}{'+1st read':>10}{'+scrapes':>9}{'total':>8}"
     if ar:
         head += f"  |{'agent: vs plain':>16}{'+1st':>7}{'+scrapes':>9}{'total':>8}"
